@@ -1,0 +1,30 @@
+// Applies the SQL migrations in migrations/ (drizzle-kit output) to either driver.
+import { fileURLToPath } from 'node:url'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import type { Database } from './client.ts'
+
+const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
+
+// Any constant: instances starting together take turns migrating.
+const MIGRATION_LOCK = 7_114_392_001
+
+export async function migrateDatabase (database: Database): Promise<void> {
+  if (database.kind === 'pglite') {
+    await migratePglite(drizzlePglite(database.client), { migrationsFolder })
+    return
+  }
+  const connection = await database.client.reserve()
+  try {
+    await connection`select pg_advisory_lock(${MIGRATION_LOCK})`
+    try {
+      await migratePostgres(drizzlePostgres(connection), { migrationsFolder })
+    } finally {
+      await connection`select pg_advisory_unlock(${MIGRATION_LOCK})`
+    }
+  } finally {
+    connection.release()
+  }
+}

@@ -1,0 +1,54 @@
+// Every error the API answers with, declared once: a stable code, its HTTP status and a default message.
+
+const ERRORS = {
+  VALIDATION_ERROR: [400, 'Invalid input'],
+  INVALID_JSON: [400, 'The request body is not valid JSON'],
+  CANNOT_ADD_SELF: [400, 'You cannot add yourself as a contact'],
+  CANNOT_MESSAGE_SELF: [400, 'You cannot send a message to yourself'],
+  AUTH_REQUIRED: [401, 'Authentication required: send Authorization: Bearer <token>'],
+  TOKEN_INVALID: [401, 'The token is invalid, expired or revoked'],
+  INVALID_CREDENTIALS: [401, 'Wrong username or password'],
+  WRONG_PASSWORD: [403, 'The current password is missing or wrong'],
+  NOT_A_CONTACT: [403, 'You can only message users who have you, or whom you have, as a contact'],
+  NOT_FOUND: [404, 'Not found'],
+  ROUTE_NOT_FOUND: [404, 'No such route'],
+  USER_NOT_FOUND: [404, 'No such user'],
+  CONTACT_NOT_FOUND: [404, 'No such contact'],
+  MESSAGE_NOT_FOUND: [404, 'No such message'],
+  FILE_NOT_FOUND: [404, 'No such file'],
+  USERNAME_TAKEN: [409, 'That username is taken'],
+  EMAIL_TAKEN: [409, 'That email is already registered'],
+  CONTACT_EXISTS: [409, 'That user is already a contact'],
+  MESSAGE_ID_CONFLICT: [409, 'A different message already has that id'],
+  PAYLOAD_TOO_LARGE: [413, 'The request body is too large'],
+  UNSUPPORTED_MEDIA_TYPE: [415, 'Unsupported Content-Type'],
+  UNSUPPORTED_IMAGE: [415, 'The image must be PNG, JPEG, GIF or WebP'],
+  RATE_LIMITED: [429, 'Too many requests, retry later'],
+  INTERNAL_ERROR: [500, 'Internal server error'],
+  SERVICE_UNAVAILABLE: [503, 'Service unavailable']
+} as const satisfies Record<string, readonly [number, string]>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[]
+
+export function statusOf (code: ErrorCode): number {
+  return ERRORS[code][0]
+}
+
+export function codesWithStatus (status: number): ErrorCode[] {
+  return ERROR_CODES.filter((code) => ERRORS[code][0] === status)
+}
+
+/** A declared API error: services throw it, the error handler answers it in the contract's shape. */
+export class AppError extends Error {
+  readonly statusCode: number
+  constructor (readonly code: ErrorCode, message?: string) {
+    super(message ?? ERRORS[code][1])
+    this.statusCode = ERRORS[code][0]
+  }
+}
+
+export function fail (code: ErrorCode, message?: string): never {
+  throw new AppError(code, message)
+}

@@ -1,0 +1,94 @@
+// /auth: register, password login, token login (renewal) and logout.
+import { Type } from '@sinclair/typebox'
+import { errorResponse, ref } from '../../schemas/common.ts'
+import { SessionSchema } from '../../schemas/models.ts'
+import type { App } from '../../types.ts'
+import { LoginBodySchema, RegisterBodySchema, TokenLoginBodySchema } from './schemas.ts'
+import { AuthService } from './service.ts'
+
+const tooMany = errorResponse('RATE_LIMITED: too many attempts from this address; see Retry-After.')
+const invalid = errorResponse('VALIDATION_ERROR or INVALID_JSON: the body is not valid; the message names the field.')
+
+export default async function authRoutes (app: App) {
+  const auth = new AuthService(app)
+  // Per client address and per instance (counts are kept in memory).
+  const rateLimit = { max: app.config.rateLimitAuthPerMinute, timeWindow: 60_000 }
+
+  app.post('/register', {
+    config: { rateLimit },
+    schema: {
+      operationId: 'register',
+      summary: 'Create an account and sign in',
+      description: 'Creates the user and a session. Usernames and emails are unique without regard to case.',
+      tags: ['auth'],
+      body: RegisterBodySchema,
+      response: {
+        201: { ...ref(SessionSchema), description: 'The new user\'s session.' },
+        400: invalid,
+        409: errorResponse('USERNAME_TAKEN or EMAIL_TAKEN.'),
+        413: errorResponse('PAYLOAD_TOO_LARGE'),
+        415: errorResponse('UNSUPPORTED_MEDIA_TYPE: send application/json.'),
+        429: tooMany
+      }
+    }
+  }, async (request, reply) => {
+    reply.code(201)
+    return auth.register(request.body)
+  })
+
+  app.post('/login', {
+    config: { rateLimit },
+    schema: {
+      operationId: 'login',
+      summary: 'Sign in with username and password',
+      description: 'Creates a new session. Unknown users and wrong passwords get the same answer in about the same time.',
+      tags: ['auth'],
+      body: LoginBodySchema,
+      response: {
+        200: { ...ref(SessionSchema), description: 'A new session.' },
+        400: invalid,
+        401: errorResponse('INVALID_CREDENTIALS'),
+        415: errorResponse('UNSUPPORTED_MEDIA_TYPE'),
+        429: tooMany
+      }
+    }
+  }, async (request) => auth.login(request.body))
+
+  app.post('/token-login', {
+    config: { rateLimit },
+    schema: {
+      operationId: 'tokenLogin',
+      summary: 'Renew a token',
+      description: 'Answers a new token for the same session, with a renewed expiry. The old token keeps working until it expires or the session is revoked.',
+      tags: ['auth'],
+      body: TokenLoginBodySchema,
+      response: {
+        200: { ...ref(SessionSchema), description: 'The same session with a renewed token.' },
+        400: invalid,
+        401: errorResponse('TOKEN_INVALID: invalid, expired or revoked.'),
+        415: errorResponse('UNSUPPORTED_MEDIA_TYPE'),
+        429: tooMany
+      }
+    }
+  }, async (request) => auth.tokenLogin(request.body.token))
+
+  app.register(async (authenticated: App) => {
+    authenticated.addHook('onRequest', app.authenticate)
+    authenticated.post('/logout', {
+      schema: {
+        operationId: 'logout',
+        summary: 'Sign out',
+        description: 'Revokes the session of the token used, at once on every instance: its tokens stop working and its event streams get `session.revoked` and are closed.',
+        tags: ['auth'],
+        security: [{ bearerAuth: [] }],
+        response: {
+          204: Type.Null({ description: 'Signed out.' }),
+          401: errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
+        }
+      }
+    }, async (request, reply) => {
+      await auth.logout(request.auth)
+      return reply.code(204).send(null)
+    })
+  })
+}

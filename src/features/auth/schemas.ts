@@ -1,0 +1,18 @@
+// Request bodies of the auth endpoints.
+import { Type } from '@sinclair/typebox'
+import { Email, Password, Username } from '../../schemas/models.ts'
+
+export const RegisterBodySchema = Type.Object({
+  username: Username(),
+  password: Password(),
+  email: Email()
+}, { additionalProperties: false })
+
+export const LoginBodySchema = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 64, description: 'Matched without regard to case.' }),
+  password: Type.String({ minLength: 1, maxLength: 256 })
+}, { additionalProperties: false })
+
+export const TokenLoginBodySchema = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 4096, description: 'A token from an earlier register, login or token-login.' })
+}, { additionalProperties: false })

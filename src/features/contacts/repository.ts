@@ -1,0 +1,38 @@
+// Contacts table access: each user's personal address book.
+import { and, asc, eq, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.ts'
+import { contacts, users } from '../../db/schema.ts'
+
+export interface ContactRow {
+  contactId: string
+  username: string
+  avatarUrl: string | null
+  addedAt: Date
+}
+
+export async function listContacts (db: Db, ownerId: string): Promise<ContactRow[]> {
+  return db.select({ contactId: contacts.contactId, username: users.username, avatarUrl: users.avatarUrl, addedAt: contacts.addedAt })
+    .from(contacts)
+    .innerJoin(users, eq(users.id, contacts.contactId))
+    .where(eq(contacts.ownerId, ownerId))
+    .orderBy(asc(sql`lower(${users.username})`), asc(users.username))
+}
+
+/** The time it was added, or undefined when it already was a contact. */
+export async function insertContact (db: Db, ownerId: string, contactId: string): Promise<Date | undefined> {
+  const [row] = await db.insert(contacts).values({ ownerId, contactId }).onConflictDoNothing().returning({ addedAt: contacts.addedAt })
+  return row?.addedAt
+}
+
+export async function deleteContact (db: Db, ownerId: string, contactId: string): Promise<boolean> {
+  const rows = await db.delete(contacts).where(and(eq(contacts.ownerId, ownerId), eq(contacts.contactId, contactId))).returning({ contactId: contacts.contactId })
+  return rows.length > 0
+}
+
+/** True when either user has the other as a contact. */
+export async function eitherHasTheOther (db: Db, a: string, b: string): Promise<boolean> {
+  const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts)
+    .where(sql`(${contacts.ownerId} = ${a} and ${contacts.contactId} = ${b}) or (${contacts.ownerId} = ${b} and ${contacts.contactId} = ${a})`)
+    .limit(1)
+  return rows.length > 0
+}

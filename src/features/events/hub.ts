@@ -1,0 +1,162 @@
+// This instance's open streams, grouped by user. Each user's hub follows the user's event ids: it forwards
+// events committed here as they are, and reads from the database whatever it learns of otherwise
+// (another instance's notice, a gap, a reconnect), so every stream sees every id once and in order.
+import type { FastifyBaseLogger } from 'fastify'
+import type { EventStream } from './stream.ts'
+import type { StoredEvent } from './repository.ts'
+
+const PAGE = 500
+
+export interface HubStore {
+  latestEventId: (userId: string) => Promise<number>
+  readEventsAfter: (userId: string, afterId: number, limit: number) => Promise<StoredEvent[]>
+}
+
+class UserHub {
+  readonly streams = new Set<EventStream>()
+  /** Newest event id this hub has forwarded; undefined until the first read. */
+  lastId: number | undefined
+  private reading = false
+  private behind = false
+
+  constructor (readonly userId: string, private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
+
+  async init (): Promise<void> {
+    const latest = await this.store.latestEventId(this.userId)
+    this.lastId = latest
+    if (this.behind) this.catchUp()
+  }
+
+  offer (events: StoredEvent[]): void {
+    if (this.lastId === undefined || this.reading) {
+      this.behind = true
+      return
+    }
+    let start = 0
+    while (start < events.length && events[start]!.id <= this.lastId) start++
+    if (start === events.length) return
+    if (events[start]!.id !== this.lastId + 1) {
+      this.catchUp()
+      return
+    }
+    const fresh = start === 0 ? events : events.slice(start)
+    this.lastId = fresh[fresh.length - 1]!.id
+    this.forward(fresh)
+  }
+
+  poke (newestId: number | undefined): void {
+    if (this.lastId === undefined || this.reading) {
+      this.behind = true
+      return
+    }
+    if (newestId === undefined || newestId > this.lastId) this.catchUp()
+  }
+
+  private forward (events: StoredEvent[]): void {
+    for (const stream of this.streams) stream.push(events)
+  }
+
+  private catchUp (): void {
+    if (this.reading) {
+      this.behind = true
+      return
+    }
+    this.reading = true
+    this.readUntilCurrent().catch((err: unknown) => {
+      this.log.error({ err, userId: this.userId }, 'event hub catch-up failed')
+    })
+  }
+
+  private async readUntilCurrent (): Promise<void> {
+    try {
+      do {
+        this.behind = false
+        for (;;) {
+          const page = await this.store.readEventsAfter(this.userId, this.lastId!, PAGE)
+          if (page.length > 0) {
+            this.lastId = page[page.length - 1]!.id
+            this.forward(page)
+          }
+          if (page.length < PAGE || this.streams.size === 0) break
+        }
+      } while (this.behind && this.streams.size > 0)
+    } finally {
+      this.reading = false
+    }
+  }
+}
+
+export class Hubs {
+  private readonly byUser = new Map<string, UserHub>()
+  private readonly ready = new Map<string, Promise<void>>()
+
+  constructor (private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
+
+  /** Adds a stream; resolves with the newest event id the hub knows (the `ready` event's lastEventId). */
+  async attach (stream: EventStream): Promise<{ lastEventId: number, first: boolean }> {
+    let hub = this.byUser.get(stream.userId)
+    const first = hub === undefined
+    if (hub === undefined) {
+      hub = new UserHub(stream.userId, this.store, this.log)
+      this.byUser.set(stream.userId, hub)
+      const init = hub.init()
+      this.ready.set(stream.userId, init)
+      init.finally(() => this.ready.delete(stream.userId)).catch(() => {})
+    }
+    hub.streams.add(stream)
+    try {
+      await this.ready.get(stream.userId)
+    } catch (err) {
+      this.detach(stream)
+      throw err
+    }
+    return { lastEventId: hub.lastId!, first }
+  }
+
+  /** Removes a stream; true when it was the user's last stream on this instance. */
+  detach (stream: EventStream): boolean {
+    const hub = this.byUser.get(stream.userId)
+    if (hub === undefined || !hub.streams.delete(stream)) return false
+    if (hub.streams.size > 0) return false
+    this.byUser.delete(stream.userId)
+    return true
+  }
+
+  /** Events just committed by this instance, in id order per user. */
+  offer (events: StoredEvent[]): void {
+    if (events.length === 0 || this.byUser.size === 0) return
+    const byUser = new Map<string, StoredEvent[]>()
+    for (const event of events) {
+      if (!this.byUser.has(event.userId)) continue
+      const list = byUser.get(event.userId)
+      if (list === undefined) byUser.set(event.userId, [event])
+      else list.push(event)
+    }
+    for (const [userId, list] of byUser) this.byUser.get(userId)!.offer(list)
+  }
+
+  /** Another instance committed events up to `newestId` for this user. */
+  poke (userId: string, newestId?: number): void {
+    this.byUser.get(userId)?.poke(newestId)
+  }
+
+  pokeAll (): void {
+    for (const hub of this.byUser.values()) hub.poke(undefined)
+  }
+
+  hasUser (userId: string): boolean {
+    return this.byUser.has(userId)
+  }
+
+  userIds (): string[] {
+    return [...this.byUser.keys()]
+  }
+
+  streamsOf (userId: string): Iterable<EventStream> {
+    return this.byUser.get(userId)?.streams ?? []
+  }
+
+  * allStreams (): Iterable<EventStream> {
+    for (const hub of this.byUser.values()) yield * hub.streams
+  }
+}

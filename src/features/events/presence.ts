@@ -1,0 +1,123 @@
+// Who is online: a user with at least one open stream on a live instance. Each instance keeps a row per
+// user it holds streams for, renews its own liveness, and expires the rows of instances that went silent.
+import { and, eq, inArray, lt, sql } from 'drizzle-orm'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Db } from '../../db/client.ts'
+import { instances, presence } from '../../db/schema.ts'
+import type { Bus } from '../../plugins/bus.ts'
+
+export class Presence {
+  private readonly local = new Map<string, number>()
+  /** Per-user queue, so a quick open-then-close applies in order. */
+  private readonly queues = new Map<string, Promise<void>>()
+  private timer: NodeJS.Timeout | undefined
+
+  constructor (
+    private readonly db: Db,
+    private readonly bus: Bus,
+    private readonly log: FastifyBaseLogger,
+    private readonly renewMs: number
+  ) {}
+
+  private get instanceId (): string {
+    return this.bus.instanceId
+  }
+
+  /** Presence of instances silent this long is dropped. */
+  private get expiry () {
+    return sql`now() - make_interval(secs => ${(this.renewMs * 3) / 1000})`
+  }
+
+  async start (): Promise<void> {
+    await this.db.insert(instances).values({ id: this.instanceId })
+    this.timer = setInterval(() => {
+      this.renewAndSweep().catch((err: unknown) => this.log.error({ err }, 'presence renewal failed'))
+    }, this.renewMs)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    await Promise.allSettled(this.queues.values())
+    const users = [...this.local.keys()]
+    this.local.clear()
+    await this.db.delete(instances).where(eq(instances.id, this.instanceId))
+    await Promise.all(users.map((userId) => this.announceIfOffline(userId)))
+  }
+
+  streamOpened (userId: string): Promise<void> {
+    const count = (this.local.get(userId) ?? 0) + 1
+    this.local.set(userId, count)
+    if (count > 1) return Promise.resolve()
+    return this.enqueue(userId, () => this.change(userId, true))
+  }
+
+  streamClosed (userId: string): Promise<void> {
+    const count = (this.local.get(userId) ?? 0) - 1
+    if (count > 0) {
+      this.local.set(userId, count)
+      return Promise.resolve()
+    }
+    this.local.delete(userId)
+    return this.enqueue(userId, () => this.change(userId, false))
+  }
+
+  async onlineAmong (userIds: string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set()
+    const rows = await this.db.selectDistinct({ userId: presence.userId })
+      .from(presence)
+      .innerJoin(instances, eq(instances.id, presence.instanceId))
+      .where(and(inArray(presence.userId, userIds), sql`${instances.lastSeen} > ${this.expiry}`))
+    return new Set(rows.map((row) => row.userId))
+  }
+
+  private enqueue (userId: string, task: () => Promise<void>): Promise<void> {
+    const previous = this.queues.get(userId) ?? Promise.resolve()
+    const next = previous.then(task).catch((err: unknown) => this.log.error({ err, userId }, 'presence update failed'))
+    this.queues.set(userId, next)
+    next.finally(() => { if (this.queues.get(userId) === next) this.queues.delete(userId) }).catch(() => {})
+    return next
+  }
+
+  /** Applies this instance's change and announces it when the user's overall state flipped. */
+  private async change (userId: string, opened: boolean): Promise<void> {
+    const stillOpen = (this.local.get(userId) ?? 0) > 0
+    if (stillOpen !== opened) return // superseded by a later open/close already queued
+    const flipped = await this.db.transaction(async (tx) => {
+      // Serializes presence changes of one user across instances, so exactly one of them announces a flip.
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${userId}))`)
+      const elsewhere = await tx.select({ userId: presence.userId }).from(presence)
+        .innerJoin(instances, eq(instances.id, presence.instanceId))
+        .where(and(eq(presence.userId, userId), sql`${presence.instanceId} <> ${this.instanceId}`, sql`${instances.lastSeen} > ${this.expiry}`))
+        .limit(1)
+      if (opened) {
+        await tx.insert(presence).values({ userId, instanceId: this.instanceId }).onConflictDoNothing()
+      } else {
+        await tx.delete(presence).where(and(eq(presence.userId, userId), eq(presence.instanceId, this.instanceId)))
+      }
+      return elsewhere.length === 0
+    })
+    if (flipped) await this.bus.publish({ t: 'p', u: userId, o: opened })
+  }
+
+  private async announceIfOffline (userId: string): Promise<void> {
+    const online = await this.onlineAmong([userId])
+    if (!online.has(userId)) await this.bus.publish({ t: 'p', u: userId, o: false })
+  }
+
+  private async renewAndSweep (): Promise<void> {
+    await this.db.insert(instances).values({ id: this.instanceId })
+      .onConflictDoUpdate({ target: instances.id, set: { lastSeen: sql`now()` } })
+    // Re-assert our rows: a long pause (GC, suspended VM) may have let another instance sweep them.
+    const mine = [...this.local.keys()]
+    if (mine.length > 0) {
+      await this.db.insert(presence).values(mine.map((userId) => ({ userId, instanceId: this.instanceId }))).onConflictDoNothing()
+    }
+    const dead = (await this.db.select({ id: instances.id }).from(instances).where(lt(instances.lastSeen, this.expiry))).map((row) => row.id)
+    if (dead.length === 0) return
+    // Whoever deletes a row announces it: concurrent sweepers on other instances get disjoint rows.
+    const orphaned = await this.db.delete(presence).where(inArray(presence.instanceId, dead)).returning({ userId: presence.userId })
+    await this.db.delete(instances).where(inArray(instances.id, dead))
+    for (const { userId } of orphaned) await this.announceIfOffline(userId)
+  }
+}

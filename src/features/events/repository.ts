@@ -1,0 +1,67 @@
+// Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
+import { and, asc, eq, gt, lt, min, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.ts'
+import { events, users } from '../../db/schema.ts'
+
+export interface EventDraft {
+  userId: string
+  type: string
+  /** The data as one line of JSON. */
+  data: string
+}
+
+export interface StoredEvent extends EventDraft {
+  id: number
+}
+
+/**
+ * Gives each draft the next id of its user and stores it. Must run inside the transaction of the change.
+ * Taking an id updates the user's counter row, whose lock is held to commit: a later id of the same user
+ * can only commit after every earlier one, so a reader never sees id N+1 before N. Rows are locked in
+ * user-id order so that two transactions touching the same users cannot deadlock.
+ */
+export async function appendEvents (tx: Db, drafts: EventDraft[]): Promise<StoredEvent[]> {
+  if (drafts.length === 0) return []
+  const countByUser = new Map<string, number>()
+  for (const draft of drafts) countByUser.set(draft.userId, (countByUser.get(draft.userId) ?? 0) + 1)
+  const nextId = new Map<string, number>()
+  for (const userId of [...countByUser.keys()].sort()) {
+    const count = countByUser.get(userId)!
+    const [row] = await tx.update(users)
+      .set({ lastEventId: sql`${users.lastEventId} + ${count}` })
+      .where(eq(users.id, userId))
+      .returning({ lastEventId: users.lastEventId })
+    if (row === undefined) throw new Error(`appendEvents: no user ${userId}`)
+    nextId.set(userId, row.lastEventId - count + 1)
+  }
+  const stored = drafts.map((draft) => {
+    const id = nextId.get(draft.userId)!
+    nextId.set(draft.userId, id + 1)
+    return { ...draft, id }
+  })
+  await tx.insert(events).values(stored)
+  return stored
+}
+
+export async function readEventsAfter (db: Db, userId: string, afterId: number, limit: number): Promise<StoredEvent[]> {
+  return db.select({ userId: events.userId, id: events.id, type: events.type, data: events.data })
+    .from(events)
+    .where(and(eq(events.userId, userId), gt(events.id, afterId)))
+    .orderBy(asc(events.id))
+    .limit(limit)
+}
+
+export async function latestEventId (db: Db, userId: string): Promise<number | undefined> {
+  const [row] = await db.select({ lastEventId: users.lastEventId }).from(users).where(eq(users.id, userId))
+  return row?.lastEventId
+}
+
+export async function oldestKeptEventId (db: Db, userId: string): Promise<number | undefined> {
+  const [row] = await db.select({ id: min(events.id).mapWith(Number) }).from(events).where(eq(events.userId, userId))
+  return row?.id ?? undefined
+}
+
+export async function pruneEventsBefore (db: Db, before: Date): Promise<number> {
+  const deleted = await db.delete(events).where(lt(events.createdAt, before)).returning({ id: events.id })
+  return deleted.length
+}

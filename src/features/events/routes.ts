@@ -1,0 +1,64 @@
+// GET /events: the caller's Server-Sent Events stream, resumable with Last-Event-ID.
+import type { OutgoingHttpHeaders } from 'node:http'
+import { Type } from '@sinclair/typebox'
+import { errorResponse, ref } from '../../schemas/common.ts'
+import type { App } from '../../types.ts'
+import { EventsHeadersSchema, EventsQuerySchema, StreamEventSchema } from './schemas.ts'
+
+const DESCRIPTION = `Opens the caller's event stream (\`text/event-stream\`). A user may hold several; each gets every event of the user.
+
+The stream starts with \`retry: <ms>\` and \`event: ready\` (data \`ReadyEvent\`), then sends events as they happen, and a \`: ping\` comment at least every SSE_HEARTBEAT_MS.
+
+Durable events (\`message.created\`, \`message.read\`, \`history.cleared\`, \`contact.added\`, \`contact.removed\`, \`profile.updated\`) carry an \`id:\`, a per-user sequence number that strictly increases. Reconnect with \`Last-Event-ID: <id>\` (or \`?lastEventId=\`) to first receive every stored event after it, in order, then live ones: none is skipped or repeated. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends \`event: reset\` and continues live.
+
+\`presence\`, \`session.revoked\`, \`reset\` and \`ready\` have no id and are not replayed. After \`session.revoked\` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
+
+Each frame is one \`StreamEvent\`: \`id\` (durable events), \`event\` and one line of JSON \`data\`.`
+
+export default async function eventsRoutes (app: App) {
+  app.addHook('onRequest', app.authenticate)
+
+  app.get('/', {
+    config: { acceptsQueryToken: true },
+    schema: {
+      operationId: 'streamEvents',
+      summary: 'Follow your events (Server-Sent Events)',
+      description: DESCRIPTION,
+      tags: ['events'],
+      security: [{ bearerAuth: [] }],
+      querystring: EventsQuerySchema,
+      headers: EventsHeadersSchema,
+      response: {
+        200: {
+          description: 'The event stream; each frame is a StreamEvent.',
+          content: { 'text/event-stream': { schema: Type.Array(ref(StreamEventSchema)) } }
+        },
+        400: errorResponse('VALIDATION_ERROR: Last-Event-ID or lastEventId is not a decimal id.'),
+        401: errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
+      }
+    }
+  }, async (request, reply) => {
+    const resume = request.headers['last-event-id'] ?? request.query.lastEventId
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, {
+      ...reply.getHeaders(),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no'
+    } as OutgoingHttpHeaders)
+    request.raw.socket.setNoDelay(true)
+    try {
+      await app.events.openStream({
+        userId: request.auth.userId,
+        sessionId: request.auth.sessionId,
+        res,
+        resumeAfter: resume === undefined ? undefined : Number(resume),
+        log: request.log
+      })
+    } catch (err) {
+      request.log.error({ err }, 'could not open event stream')
+      res.end()
+    }
+  })
+}

@@ -1,0 +1,88 @@
+// The event stream's events: each data shape is a named schema, so SDK authors can type them.
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { ref, Timestamp, Uuid } from '../../schemas/common.ts'
+import { ContactSchema, MessageSchema, UserSchema } from '../../schemas/models.ts'
+
+export const ReadyEventSchema = Type.Object({
+  userId: Uuid(),
+  lastEventId: Type.String({ pattern: '^\\d+$', description: 'Id of the user\'s newest durable event when the stream opened ("0" when none).' })
+}, { $id: 'ReadyEvent', description: '`event: ready` (no id): first event of every stream.' })
+
+export const MessageReadEventSchema = Type.Object({
+  messageIds: Type.Array(Uuid()),
+  readerId: Uuid(),
+  readAt: Timestamp()
+}, { $id: 'MessageReadEvent', description: '`event: message.read`: to the sender and the reader.' })
+export type MessageReadEvent = Static<typeof MessageReadEventSchema>
+
+export const HistoryClearedEventSchema = Type.Object({
+  peerId: Uuid(),
+  clearedAt: Timestamp()
+}, { $id: 'HistoryClearedEvent', description: '`event: history.cleared`: to the user who cleared.' })
+export type HistoryClearedEvent = Static<typeof HistoryClearedEventSchema>
+
+export const ContactRemovedEventSchema = Type.Object({
+  contactId: Uuid()
+}, { $id: 'ContactRemovedEvent', description: '`event: contact.removed`: to the owner of the list.' })
+export type ContactRemovedEvent = Static<typeof ContactRemovedEventSchema>
+
+export const PresenceEventSchema = Type.Object({
+  userId: Uuid(),
+  online: Type.Boolean()
+}, { $id: 'PresenceEvent', description: '`event: presence` (no id, not replayed): to everyone who has the user as a contact.' })
+export type PresenceEvent = Static<typeof PresenceEventSchema>
+
+export const SessionRevokedEventSchema = Type.Object({}, {
+  $id: 'SessionRevokedEvent',
+  description: '`event: session.revoked` (no id): the session of this stream ended (logout, or a password change elsewhere); the server then closes the stream.'
+})
+
+export const ResetEventSchema = Type.Object({
+  reason: Type.Union([Type.Literal('expired'), Type.Literal('unknown')], {
+    description: '"expired": the requested id is older than the oldest kept event. "unknown": the id is newer than any event of the user (for example from another server). Either way: reload state by REST; the stream continues live.'
+  })
+}, { $id: 'ResetEvent', description: '`event: reset` (no id): the resume point cannot be served.' })
+
+/** Durable events: stored, numbered per user, replayed on resume. */
+export const DURABLE_EVENTS = {
+  'message.created': MessageSchema,
+  'message.read': MessageReadEventSchema,
+  'history.cleared': HistoryClearedEventSchema,
+  'contact.added': ContactSchema,
+  'contact.removed': ContactRemovedEventSchema,
+  'profile.updated': UserSchema
+} satisfies Record<string, TSchema>
+
+export type DurableEventType = keyof typeof DURABLE_EVENTS
+export type DurableEventData = { [K in DurableEventType]: Static<(typeof DURABLE_EVENTS)[K]> }
+
+const TRANSIENT_EVENTS = {
+  ready: ReadyEventSchema,
+  presence: PresenceEventSchema,
+  'session.revoked': SessionRevokedEventSchema,
+  reset: ResetEventSchema
+}
+
+/** One frame of the stream, as a discriminated union on `event`: the shape SDKs can parse frames into. */
+export const StreamEventSchema = Type.Union([
+  ...Object.entries(DURABLE_EVENTS).map(([type, schema]) => Type.Object({
+    id: Type.String({ pattern: '^\\d+$', description: 'Per-user sequence number; send it back as Last-Event-ID to resume.' }),
+    event: Type.Literal(type),
+    data: ref(schema)
+  })),
+  ...Object.entries(TRANSIENT_EVENTS).map(([type, schema]) => Type.Object({
+    event: Type.Literal(type),
+    data: ref(schema)
+  }))
+], { $id: 'StreamEvent', description: 'A Server-Sent Events frame: `id:` (durable events only), `event:` and one line of JSON `data:`.' })
+
+export const EVENT_SCHEMAS = [ReadyEventSchema, MessageReadEventSchema, HistoryClearedEventSchema, ContactRemovedEventSchema, PresenceEventSchema, SessionRevokedEventSchema, ResetEventSchema, StreamEventSchema]
+
+export const EventsQuerySchema = Type.Object({
+  access_token: Type.Optional(Type.String({ description: 'The bearer token, for clients that cannot set headers (browsers\' EventSource). Never logged.' })),
+  lastEventId: Type.Optional(Type.String({ pattern: '^\\d{1,15}$', description: 'Resume after this event id (same as the Last-Event-ID header; the header wins when both are sent).' }))
+}, { additionalProperties: false })
+
+export const EventsHeadersSchema = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,15}$', description: 'Resume after this event id: every stored event after it is sent first, in order, then live ones.' }))
+})

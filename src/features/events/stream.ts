@@ -1,0 +1,166 @@
+// One Server-Sent Events connection: writes events in id order, never buffers past the socket's backpressure,
+// and when it falls behind (client not reading, or a gap) re-reads what it missed from the database.
+import type { ServerResponse } from 'node:http'
+import type { FastifyBaseLogger } from 'fastify'
+import type { StoredEvent } from './repository.ts'
+
+const PAGE = 500
+
+export interface EventStreamOptions {
+  userId: string
+  sessionId: string
+  res: ServerResponse
+  log: FastifyBaseLogger
+  /** Reads this user's stored events after an id, oldest first. */
+  read: (afterId: number, limit: number) => Promise<StoredEvent[]>
+  /** How long the socket may refuse writes before the stream is closed (the client resumes by id). */
+  stallTimeoutMs: number
+}
+
+export class EventStream {
+  readonly userId: string
+  readonly sessionId: string
+  private readonly res: ServerResponse
+  private readonly options: EventStreamOptions
+  /** Id of the newest event written to this stream. */
+  private lastSent = 0
+  private catchingUp = false
+  /** Something was pushed while catching up or blocked: read the database again before going live. */
+  private behind = false
+  private blocked = false
+  private stallTimer: NodeJS.Timeout | undefined
+  private drainWaiters: Array<() => void> = []
+  closed = false
+
+  constructor (options: EventStreamOptions) {
+    this.options = options
+    this.userId = options.userId
+    this.sessionId = options.sessionId
+    this.res = options.res
+    this.res.on('drain', () => this.onDrain())
+    this.res.on('close', () => this.markClosed())
+  }
+
+  /** Writes the opening lines, then everything after `afterId`, then goes live. */
+  start (preamble: string, afterId: number): void {
+    this.lastSent = afterId
+    this.write(preamble)
+    this.catchUp()
+  }
+
+  /** Live events of this user, in id order (from the hub). */
+  push (events: StoredEvent[]): void {
+    if (this.closed) return
+    if (this.catchingUp || this.blocked) {
+      this.behind = true
+      return
+    }
+    for (const event of events) {
+      if (event.id <= this.lastSent) continue
+      if (event.id !== this.lastSent + 1 || this.blocked) {
+        this.behind = true
+        if (!this.blocked) this.catchUp()
+        return
+      }
+      this.writeEvent(event)
+    }
+  }
+
+  /** An event without id (presence): best effort, dropped when the client is not reading. */
+  sendTransient (type: string, data: string): void {
+    if (this.closed || this.blocked) return
+    this.write(`event: ${type}\ndata: ${data}\n\n`)
+  }
+
+  heartbeat (): void {
+    if (this.closed || this.blocked) return
+    this.write(': ping\n\n')
+  }
+
+  /** Tells the client its session ended, then closes. */
+  revoke (): void {
+    if (this.closed) return
+    this.res.end('event: session.revoked\ndata: {}\n\n')
+    this.markClosed()
+  }
+
+  close (): void {
+    if (this.closed) return
+    this.res.end()
+    this.markClosed()
+  }
+
+  private writeEvent (event: StoredEvent): void {
+    this.lastSent = event.id
+    this.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`)
+  }
+
+  private write (chunk: string): void {
+    if (this.res.write(chunk) || this.blocked) return
+    this.blocked = true
+    this.stallTimer = setTimeout(() => {
+      this.options.log.info({ userId: this.userId }, 'event stream closed: client stopped reading')
+      this.res.destroy()
+      this.markClosed()
+    }, this.options.stallTimeoutMs)
+  }
+
+  private onDrain (): void {
+    if (!this.blocked) return
+    this.blocked = false
+    clearTimeout(this.stallTimer)
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const wake of waiters) wake()
+    if (this.behind && !this.catchingUp) this.catchUp()
+  }
+
+  private waitForDrain (): Promise<void> {
+    return new Promise((resolve) => this.drainWaiters.push(resolve))
+  }
+
+  private markClosed (): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.stallTimer)
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const wake of waiters) wake()
+    this.onClosed?.()
+  }
+
+  /** Set by the hub: runs once when the connection ends, however it ends. */
+  onClosed: (() => void) | undefined
+
+  private catchUp (): void {
+    if (this.catchingUp || this.closed) return
+    this.catchingUp = true
+    this.readUntilCurrent()
+      .catch((err: unknown) => {
+        this.options.log.error({ err, userId: this.userId }, 'event stream catch-up failed')
+        this.close()
+      })
+  }
+
+  private async readUntilCurrent (): Promise<void> {
+    // catchingUp is cleared in the same tick as the last check of `behind`, so no push can fall between them.
+    try {
+      do {
+        this.behind = false
+        for (;;) {
+          const page = await this.options.read(this.lastSent, PAGE)
+          if (this.closed) return
+          for (const event of page) {
+            if (this.blocked) await this.waitForDrain()
+            if (this.closed) return
+            if (event.id > this.lastSent) this.writeEvent(event)
+          }
+          if (page.length < PAGE) break
+        }
+        if (this.blocked) await this.waitForDrain()
+      } while (this.behind && !this.closed)
+    } finally {
+      this.catchingUp = false
+    }
+  }
+}

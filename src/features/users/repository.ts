@@ -1,0 +1,64 @@
+// Users table access; rows are mapped to API shapes here, so a password hash never leaves this file
+// except through findCredentials.
+import { and, asc, eq, ne, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.ts'
+import { users } from '../../db/schema.ts'
+import type { User } from '../../schemas/models.ts'
+
+type UserRow = typeof users.$inferSelect
+
+const userColumns = {
+  id: users.id,
+  username: users.username,
+  email: users.email,
+  avatarUrl: users.avatarUrl,
+  createdAt: users.createdAt
+}
+
+export function toUser (row: Pick<UserRow, 'id' | 'username' | 'email' | 'avatarUrl' | 'createdAt'>): User {
+  return { id: row.id, username: row.username, email: row.email, avatarUrl: row.avatarUrl, createdAt: row.createdAt.toISOString() }
+}
+
+export interface PublicUserRow {
+  id: string
+  username: string
+  avatarUrl: string | null
+}
+
+export async function insertUser (db: Db, values: { username: string, email: string, passwordHash: string }): Promise<User> {
+  const [row] = await db.insert(users).values(values).returning(userColumns)
+  return toUser(row!)
+}
+
+export async function findUser (db: Db, id: string): Promise<User | undefined> {
+  const [row] = await db.select(userColumns).from(users).where(eq(users.id, id))
+  return row && toUser(row)
+}
+
+export async function findCredentials (db: Db, where: { username: string } | { id: string }): Promise<{ id: string, passwordHash: string } | undefined> {
+  const condition = 'id' in where ? eq(users.id, where.id) : sql`lower(${users.username}) = lower(${where.username})`
+  const [row] = await db.select({ id: users.id, passwordHash: users.passwordHash }).from(users).where(condition)
+  return row
+}
+
+export async function findPublicUser (db: Db, where: { id: string } | { username: string }): Promise<PublicUserRow | undefined> {
+  const condition = 'id' in where ? eq(users.id, where.id) : sql`lower(${users.username}) = lower(${where.username})`
+  const [row] = await db.select({ id: users.id, username: users.username, avatarUrl: users.avatarUrl }).from(users).where(condition)
+  return row
+}
+
+export async function updateUser (db: Db, id: string, changes: Partial<{ username: string, email: string, avatarUrl: string | null, passwordHash: string }>): Promise<User | undefined> {
+  if (Object.keys(changes).length === 0) return findUser(db, id)
+  const [row] = await db.update(users).set(changes).where(eq(users.id, id)).returning(userColumns)
+  return row && toUser(row)
+}
+
+/** Case-insensitive username prefix search (served by the text_pattern_ops index). */
+export async function searchUsers (db: Db, prefix: string, limit: number, excludeId: string): Promise<PublicUserRow[]> {
+  const pattern = prefix.replace(/[\\%_]/g, (c) => '\\' + c) + '%'
+  return db.select({ id: users.id, username: users.username, avatarUrl: users.avatarUrl })
+    .from(users)
+    .where(and(sql`lower(${users.username}) like lower(${pattern})`, ne(users.id, excludeId)))
+    .orderBy(asc(sql`lower(${users.username})`))
+    .limit(limit)
+}

@@ -1,0 +1,22 @@
+// Request shapes of the /users endpoints.
+import { Type } from '@sinclair/typebox'
+import { Uuid } from '../../schemas/common.ts'
+import { AvatarUrl, Email, Password, PublicUserSchema, Username } from '../../schemas/models.ts'
+import { ref } from '../../schemas/common.ts'
+
+export const UpdateMeBodySchema = Type.Object({
+  username: Type.Optional(Username()),
+  email: Type.Optional(Email()),
+  avatarUrl: Type.Optional(AvatarUrl()),
+  password: Type.Optional(Password('The new password, 8-256 characters. Needs currentPassword; ends every other session.')),
+  currentPassword: Type.Optional(Type.String({ maxLength: 256, description: 'Required to change the password.' }))
+}, { additionalProperties: false })
+
+export const SearchQuerySchema = Type.Object({
+  search: Type.String({ minLength: 1, maxLength: 32, description: 'Username prefix, matched without regard to case.' }),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 })
+}, { additionalProperties: false })
+
+export const UserListSchema = Type.Object({ users: Type.Array(ref(PublicUserSchema)) })
+
+export const UserIdParamsSchema = Type.Object({ id: Uuid() })

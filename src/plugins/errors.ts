@@ -1,0 +1,93 @@
+// One error handler for the whole API: declared errors pass through in the contract's shape, framework
+// errors (validation, body limits, media types, rate limits) get their stable code, anything else is a 500
+// that is logged and masked. Also answers unknown routes, and rejects NUL characters in any input.
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError, type ErrorCode, statusOf } from '../errors.ts'
+
+interface ValidationIssue {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+const FRAMEWORK_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_PARTS_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_FIELDS_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON'
+}
+
+const STATUS_FALLBACK: Record<number, ErrorCode> = {
+  400: 'VALIDATION_ERROR',
+  401: 'AUTH_REQUIRED',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED'
+}
+
+function validationMessage (issues: ValidationIssue[], context: string | undefined): string {
+  const issue = issues[0]!
+  const path = `${context ?? 'body'}${issue.instancePath}`
+  if (issue.keyword === 'additionalProperties') return `${path}/${String(issue.params.additionalProperty)} is not allowed (unknown property)`
+  if (issue.keyword === 'required') return `${path}/${String(issue.params.missingProperty)} is required`
+  return `${path} ${issue.message ?? 'is invalid'}`
+}
+
+export function sendError (reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  const statusCode = statusOf(code)
+  return reply.code(statusCode).type('application/json; charset=utf-8')
+    .send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+}
+
+function toAppError (err: FastifyError & { validation?: ValidationIssue[], validationContext?: string }): AppError | undefined {
+  if (err instanceof AppError) return err
+  if (err.validation) return new AppError('VALIDATION_ERROR', validationMessage(err.validation, err.validationContext))
+  const mapped = FRAMEWORK_CODES[err.code]
+  if (mapped) return new AppError(mapped, err.message)
+  const status = err.statusCode ?? 500
+  if (status >= 400 && status < 500) return new AppError(STATUS_FALLBACK[status] ?? 'VALIDATION_ERROR', err.message)
+  return undefined
+}
+
+/** Finds a NUL character in parsed input; PostgreSQL text cannot store one. */
+function findNul (value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined
+  if (value === null || typeof value !== 'object') return undefined
+  for (const [key, inner] of Object.entries(value)) {
+    const found = key.includes('\u0000') ? `${path}/${key}` : findNul(inner, `${path}/${key}`)
+    if (found) return found
+  }
+  return undefined
+}
+
+async function errorsPlugin (app: FastifyInstance) {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const appError = toAppError(err)
+    if (appError === undefined) {
+      request.log.error({ err }, 'unhandled error')
+      return sendError(reply, 'INTERNAL_ERROR', 'Internal server error')
+    }
+    if (appError.statusCode >= 500) request.log.error({ err }, appError.message)
+    return sendError(reply, appError.code, appError.message)
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)
+  })
+
+  app.addHook('preValidation', async (request: FastifyRequest) => {
+    const found = findNul(request.query, 'querystring') ?? findNul(request.params, 'params') ?? findNul(request.body, 'body')
+    if (found) throw new AppError('VALIDATION_ERROR', `${found} must not contain a NUL character`)
+  })
+}
+
+export default fp(errorsPlugin, { name: 'errors' })

@@ -1,0 +1,52 @@
+// The OpenAPI document, generated from the route schemas, served at /openapi.json with Swagger UI at /docs.
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+
+export const API_DESCRIPTION = `A self-hosted chat API: REST for every request, Server-Sent Events (GET /events) for everything the server tells a user.
+
+**Auth**: register or log in to get a bearer token; send it as \`Authorization: Bearer <token>\`. GET /events also takes it as the \`access_token\` query parameter, for browsers' EventSource.
+
+**Errors**: every 4xx and 5xx response is an \`ErrorResponse\` whose \`code\` is stable. Unknown JSON properties are rejected (400), as are NUL characters in any string (400). JSON bodies are limited to 1 MiB (413); a body in a media type an endpoint does not take is 415.
+
+**Events**: each durable event has a per-user id that strictly increases; reconnect with \`Last-Event-ID\` to receive exactly what you missed. See \`StreamEvent\` for every frame.`
+
+async function swaggerPlugin (app: FastifyInstance, options: { version: string }) {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Chat API',
+        version: options.version,
+        description: API_DESCRIPTION,
+        license: { name: 'MIT', identifier: 'MIT' }
+      },
+      servers: [{ url: '/', description: 'This server' }],
+      tags: [
+        { name: 'auth', description: 'Registration, login and sessions' },
+        { name: 'users', description: 'Your profile, and finding other users' },
+        { name: 'contacts', description: 'Your personal address book' },
+        { name: 'conversations', description: 'Messages, history, read receipts' },
+        { name: 'files', description: 'Downloading uploaded files and images' },
+        { name: 'events', description: 'The per-user Server-Sent Events stream' },
+        { name: 'operations', description: 'Health and documentation' }
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token from register, login or token-login.' }
+        }
+      }
+    },
+    refResolver: {
+      // Shared schemas keep their $id as their component name: #/components/schemas/User, ...
+      buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
+    }
+  })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+  app.get('/openapi.json', {
+    schema: { hide: true }
+  }, async () => app.swagger())
+}
+
+export default fp(swaggerPlugin, { name: 'swagger' })

@@ -1,0 +1,81 @@
+// The API's shapes (../shared/API.md "Shapes"): one declaration each for validation, serialization, OpenAPI and types.
+import { type Static, Type } from '@sinclair/typebox'
+import { ref, Timestamp, Uuid } from './common.ts'
+
+export const USERNAME_PATTERN = '^[\\p{L}\\p{N}_.\\-]{2,32}$'
+
+export const Username = () => Type.String({
+  minLength: 2,
+  maxLength: 32,
+  pattern: USERNAME_PATTERN,
+  description: '2-32 Unicode letters, digits, "_", "." or "-" (so "张三" is valid); unique without regard to case.'
+})
+export const Password = (description = '8-256 characters.') => Type.String({ minLength: 8, maxLength: 256, description })
+export const Email = () => Type.String({ format: 'email', maxLength: 254, description: 'A valid address, unique without regard to case.' })
+export const AvatarUrl = () => Type.Union([
+  Type.String({ maxLength: 2048, pattern: '^(https?://[^\\s]+|/files/[0-9a-fA-F-]{36})$', description: 'An http(s) URL or a /files/{id} path.' }),
+  Type.Null()
+])
+
+export const UserSchema = Type.Object({
+  id: Uuid(),
+  username: Type.String(),
+  email: Type.String(),
+  avatarUrl: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Timestamp()
+}, { $id: 'User', description: 'The signed-in user\'s own account. Never contains the password or its hash.' })
+export type User = Static<typeof UserSchema>
+
+export const PublicUserSchema = Type.Object({
+  id: Uuid(),
+  username: Type.String(),
+  avatarUrl: Type.Union([Type.String(), Type.Null()]),
+  online: Type.Boolean({ description: 'True while the user has at least one open event stream on any instance.' })
+}, { $id: 'PublicUser', description: 'What any signed-in user may see of another.' })
+export type PublicUser = Static<typeof PublicUserSchema>
+
+export const ContactSchema = Type.Object({
+  contactId: Uuid('The contact\'s user id.'),
+  username: Type.String(),
+  avatarUrl: Type.Union([Type.String(), Type.Null()]),
+  online: Type.Boolean(),
+  addedAt: Timestamp()
+}, { $id: 'Contact', description: 'An entry of the caller\'s personal address book.' })
+export type Contact = Static<typeof ContactSchema>
+
+export const SessionSchema = Type.Object({
+  user: ref(UserSchema),
+  token: Type.String({ description: 'Bearer token (a JWT naming the session). Send as `Authorization: Bearer <token>`.' }),
+  expiresAt: Timestamp('When the token stops working; POST /auth/token-login renews it.')
+}, { $id: 'Session' })
+export type Session = Static<typeof SessionSchema>
+
+export const FileRefSchema = Type.Object({
+  id: Uuid(),
+  name: Type.String({ description: 'The sanitized original file name, for display.' }),
+  size: Type.Integer({ description: 'Size in bytes.' }),
+  mimeType: Type.String(),
+  url: Type.String({ description: 'Where to download it: /files/{id}.' })
+}, { $id: 'FileRef' })
+export type FileRef = Static<typeof FileRefSchema>
+
+export const MessageSchema = Type.Object({
+  id: Uuid(),
+  senderId: Uuid(),
+  receiverId: Uuid(),
+  kind: Type.Union([Type.Literal('text'), Type.Literal('file'), Type.Literal('image')]),
+  content: Type.Union([Type.String(), Type.Null()], { description: 'Text messages only.' }),
+  file: Type.Union([ref(FileRefSchema), Type.Null()], { description: 'File and image messages only.' }),
+  createdAt: Timestamp(),
+  readAt: Type.Union([Timestamp(), Type.Null()], { description: 'When the receiver first marked it read.' })
+}, { $id: 'Message' })
+export type Message = Static<typeof MessageSchema>
+
+export const ConversationSchema = Type.Object({
+  peer: ref(PublicUserSchema),
+  lastMessage: Type.Union([ref(MessageSchema), Type.Null()], { description: 'Null when the caller cleared the conversation after its last message.' }),
+  unreadCount: Type.Integer({ description: 'Messages from the peer to the caller not yet read (and not cleared).' })
+}, { $id: 'Conversation' })
+export type Conversation = Static<typeof ConversationSchema>
+
+export const MODEL_SCHEMAS = [UserSchema, PublicUserSchema, ContactSchema, SessionSchema, FileRefSchema, MessageSchema, ConversationSchema]
