@@ -14,7 +14,7 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 export type Database =
   | { kind: 'pglite', db: Db, client: PGlite, close: () => Promise<void> }
-  | { kind: 'postgres', db: Db, client: postgres.Sql, close: () => Promise<void> }
+  | { kind: 'postgres', db: Db, client: postgres.Sql, url: string, close: () => Promise<void> }
 
 export interface OpenOptions {
   databaseUrl: string | undefined
@@ -32,7 +32,7 @@ export async function openDatabase ({ databaseUrl, dataDir, poolSize = 10 }: Ope
       connection: { application_name: 'chat-server' }
     })
     const db = drizzlePostgres(client, { schema }) as unknown as Db
-    return { kind: 'postgres', db, client, close: () => client.end({ timeout: 5 }) }
+    return { kind: 'postgres', db, client, url: databaseUrl, close: () => client.end({ timeout: 5 }) }
   }
   const dir = join(dataDir, 'db')
   mkdirSync(dir, { recursive: true })

@@ -18,6 +18,7 @@ export default async function authRoutes (app: App) {
     config: { rateLimit },
     schema: {
       operationId: 'register',
+      security: [],
       summary: 'Create an account and sign in',
       description: 'Creates the user and a session. Usernames and emails are unique without regard to case.',
       tags: ['auth'],
@@ -40,6 +41,7 @@ export default async function authRoutes (app: App) {
     config: { rateLimit },
     schema: {
       operationId: 'login',
+      security: [],
       summary: 'Sign in with username and password',
       description: 'Creates a new session. Unknown users and wrong passwords get the same answer in about the same time.',
       tags: ['auth'],
@@ -58,6 +60,7 @@ export default async function authRoutes (app: App) {
     config: { rateLimit },
     schema: {
       operationId: 'tokenLogin',
+      security: [],
       summary: 'Renew a token',
       description: 'Answers a new token for the same session, with a renewed expiry. The old token keeps working until it expires or the session is revoked.',
       tags: ['auth'],

@@ -12,7 +12,7 @@ export default async function contactsRoutes (app: App) {
   const contacts = new ContactsService(app)
   app.addHook('onRequest', app.authenticate)
 
-  app.get('/', {
+  app.get('', {
     schema: {
       operationId: 'listContacts',
       summary: 'Your contacts, with live online status',
@@ -22,7 +22,7 @@ export default async function contactsRoutes (app: App) {
     }
   }, async (request) => ({ contacts: await contacts.list(request.auth.userId) }))
 
-  app.post('/', {
+  app.post('', {
     schema: {
       operationId: 'addContact',
       summary: 'Add a user to your contacts',

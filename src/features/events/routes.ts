@@ -18,7 +18,7 @@ Each frame is one \`StreamEvent\`: \`id\` (durable events), \`event\` and one li
 export default async function eventsRoutes (app: App) {
   app.addHook('onRequest', app.authenticate)
 
-  app.get('/', {
+  app.get('', {
     config: { acceptsQueryToken: true },
     schema: {
       operationId: 'streamEvents',

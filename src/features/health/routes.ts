@@ -9,6 +9,7 @@ export default async function healthRoutes (app: App) {
   app.get('/health', {
     schema: {
       operationId: 'getHealth',
+      security: [],
       summary: 'Check that the server and its database answer',
       tags: ['operations'],
       response: {

@@ -41,7 +41,7 @@ export default async function usersRoutes (app: App) {
     }
   }, async (request) => users.update(request.auth, request.body))
 
-  app.get('/', {
+  app.get('', {
     schema: {
       operationId: 'searchUsers',
       summary: 'Find users by username prefix',

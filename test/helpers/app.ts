@@ -1,0 +1,77 @@
+// Builds real apps for tests: a fresh database per test file (a PGlite directory, or a new PostgreSQL
+// database when DATABASE_URL is set), cheap argon2 settings, and a listening server with a typed client.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import postgres from 'postgres'
+import { buildApp } from '../../src/app.ts'
+import { type Config, loadConfig } from '../../src/config.ts'
+import type { App } from '../../src/types.ts'
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-0123456789'
+
+interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+export const usingPostgres = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== ''
+
+/** A database of its own for one test file: a new PostgreSQL database (dropped at the end), or undefined for PGlite. */
+export async function createTestDatabase (t: Teardown): Promise<string | undefined> {
+  if (!usingPostgres) return undefined
+  const base = new URL(process.env.DATABASE_URL!)
+  const name = `chat_test_${randomBytes(6).toString('hex')}`
+  const admin = postgres(base.toString(), { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  await admin.end()
+  t.teardown(async () => {
+    const cleanup = postgres(base.toString(), { max: 1, onnotice: () => {} })
+    await cleanup.unsafe(`drop database if exists ${name} with (force)`)
+    await cleanup.end()
+  })
+  const url = new URL(base)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+export function testConfig (overrides: Partial<Config> = {}): Config {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-test-'))
+  return {
+    ...loadConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    dataDir,
+    jwtSecret: TEST_JWT_SECRET,
+    // Cheap hashing for tests only; production uses OWASP's parameters (config.ts).
+    argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
+    ...overrides
+  }
+}
+
+export interface TestApp {
+  app: App
+  config: Config
+  /** http://127.0.0.1:<port> of the listening server. */
+  baseUrl: string
+}
+
+/**
+ * Builds and starts an app. Pass `databaseUrl` (from createTestDatabase) to share one PostgreSQL database
+ * between several instances; without it each app gets its own database.
+ */
+export async function startApp (t: Teardown, overrides: Partial<Config> = {}): Promise<TestApp> {
+  const databaseUrl = 'databaseUrl' in overrides ? overrides.databaseUrl : await createTestDatabase(t)
+  const config = testConfig({ ...overrides, databaseUrl })
+  const app = await buildApp(config)
+  let closed = false
+  const close = async () => {
+    if (closed) return
+    closed = true
+    await app.close()
+    rmSync(config.dataDir, { recursive: true, force: true })
+  }
+  t.teardown(close)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no address')
+  return { app, config, baseUrl: `http://127.0.0.1:${address.port}` }
+}
