@@ -43,6 +43,8 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
     jwtSecret: TEST_JWT_SECRET,
     // Cheap hashing for tests only; production uses OWASP's parameters (config.ts).
     argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
+    // Tests register many users from one address; the rate limit has its own test (test/errors.test.ts).
+    rateLimitAuthPerMinute: 100_000,
     ...overrides
   }
 }
