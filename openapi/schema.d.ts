@@ -468,7 +468,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description 2-32 Unicode letters, digits, "_", "." or "-" (so "张三" is valid); unique without regard to case. */
+                    /** @description 2-32 Unicode letters (with their combining marks), digits, "_", "." or "-" (so "张三" is valid), not starting with a combining mark; stored exactly as sent (no normalization); unique without regard to case. */
                     username: string;
                     /** @description 8-256 characters. */
                     password: string;
@@ -730,7 +730,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description 2-32 Unicode letters, digits, "_", "." or "-" (so "张三" is valid); unique without regard to case. */
+                    /** @description 2-32 Unicode letters (with their combining marks), digits, "_", "." or "-" (so "张三" is valid), not starting with a combining mark; stored exactly as sent (no normalization); unique without regard to case. */
                     username?: string;
                     /**
                      * Format: email
@@ -816,7 +816,8 @@ export interface operations {
             query: {
                 /** @description Username prefix, matched without regard to case. */
                 search: string;
-                limit: number;
+                /** @description At most this many users (default 20). */
+                limit?: number;
             };
             header?: never;
             path?: never;

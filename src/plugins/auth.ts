@@ -39,6 +39,9 @@ declare module 'fastify' {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value)
+
 async function authPlugin (app: FastifyInstance, options: { secret: string }) {
   await app.register(fastifyJwt, {
     secret: options.secret,
@@ -53,7 +56,8 @@ async function authPlugin (app: FastifyInstance, options: { secret: string }) {
     } catch {
       throw new AppError('TOKEN_INVALID')
     }
-    if (typeof claims.sid !== 'string' || typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw new AppError('TOKEN_INVALID')
+    // Claims go into uuid columns: anything else would be a database error (500), not a 401.
+    if (!isUuid(claims.sid) || !isUuid(claims.sub) || typeof claims.exp !== 'number') throw new AppError('TOKEN_INVALID')
     return { userId: claims.sub, sessionId: claims.sid }
   }
 

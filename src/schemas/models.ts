@@ -2,13 +2,14 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { ref, Timestamp, Uuid } from './common.ts'
 
-export const USERNAME_PATTERN = '^[\\p{L}\\p{N}_.\\-]{2,32}$'
+// Letters may carry combining marks (Devanagari vowel signs, decomposed accents); a name cannot start with one.
+export const USERNAME_PATTERN = '^[\\p{L}\\p{N}_.\\-][\\p{L}\\p{M}\\p{N}_.\\-]{1,31}$'
 
 export const Username = () => Type.String({
   minLength: 2,
   maxLength: 32,
   pattern: USERNAME_PATTERN,
-  description: '2-32 Unicode letters, digits, "_", "." or "-" (so "张三" is valid); unique without regard to case.'
+  description: '2-32 Unicode letters (with their combining marks), digits, "_", "." or "-" (so "张三" is valid), not starting with a combining mark; stored exactly as sent (no normalization); unique without regard to case.'
 })
 export const Password = (description = '8-256 characters.') => Type.String({ minLength: 8, maxLength: 256, description })
 export const Email = () => Type.String({ format: 'email', maxLength: 254, description: 'A valid address, unique without regard to case.' })

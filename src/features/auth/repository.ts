@@ -17,10 +17,10 @@ export async function insertSession (db: Db, userId: string, ttlSeconds: number)
 }
 
 /** Extends a live session; undefined when it is no longer live. */
-export async function renewSession (db: Db, id: string, ttlSeconds: number): Promise<SessionRow | undefined> {
+export async function renewSession (db: Db, session: { sessionId: string, userId: string }, ttlSeconds: number): Promise<SessionRow | undefined> {
   const [row] = await db.update(sessions)
     .set({ expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})` })
-    .where(and(eq(sessions.id, id), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
+    .where(and(eq(sessions.id, session.sessionId), eq(sessions.userId, session.userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
     .returning({ id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt })
   return row
 }

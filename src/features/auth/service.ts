@@ -25,8 +25,7 @@ export class AuthService {
 
   /** A renewed token (and expiry) for the same session. */
   async tokenLogin (token: string): Promise<Session> {
-    const { sessionId } = this.app.tokens.verify(token)
-    const row = await renewSession(this.app.db, sessionId, this.app.config.tokenTtlSeconds)
+    const row = await renewSession(this.app.db, this.app.tokens.verify(token), this.app.config.tokenTtlSeconds)
     if (row === undefined) fail('TOKEN_INVALID')
     return this.session(row)
   }

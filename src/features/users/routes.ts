@@ -51,7 +51,7 @@ export default async function usersRoutes (app: App) {
       querystring: SearchQuerySchema,
       response: { 200: UserListSchema, 400: errorResponse('VALIDATION_ERROR'), 401: unauthorized }
     }
-  }, async (request) => ({ users: await users.search(request.auth.userId, request.query.search, request.query.limit) }))
+  }, async (request) => ({ users: await users.search(request.auth.userId, request.query.search, request.query.limit ?? 20) }))
 
   app.get('/:id', {
     schema: {

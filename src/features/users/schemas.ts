@@ -14,7 +14,7 @@ export const UpdateMeBodySchema = Type.Object({
 
 export const SearchQuerySchema = Type.Object({
   search: Type.String({ minLength: 1, maxLength: 32, description: 'Username prefix, matched without regard to case.' }),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 })
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'At most this many users (default 20).' }))
 }, { additionalProperties: false })
 
 export const UserListSchema = Type.Object({ users: Type.Array(ref(PublicUserSchema)) })
