@@ -1,0 +1,194 @@
+// Child processes of the benchmark (servers under test, load generators): started with a watchdog that ends
+// them if the runner dies, tracked so every one is stopped on exit or failure, and measured through /proc.
+import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const WATCH = fileURLToPath(new URL('./parent-watch.ts', import.meta.url))
+const NODE_FLAGS = ['--import', 'tsx', '--import', WATCH]
+// Raise the open-files limit of the child to the hard limit (each idle stream is a socket).
+const RAISE_NOFILE = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"'
+
+const children = new Set<ChildProcess>()
+
+export interface Child {
+  name: string
+  proc: ChildProcess
+  pid: number
+  /** The last lines the child printed, for error reports. */
+  tail: string[]
+  stop: (timeoutMs?: number) => Promise<void>
+}
+
+function track (name: string, proc: ChildProcess, echo: boolean): Child {
+  children.add(proc)
+  const tail: string[] = []
+  let echoed = 0
+  const onLine = (line: string) => {
+    if (line.trim() === '') return
+    tail.push(line)
+    if (tail.length > 40) tail.shift()
+    if (!echo) return
+    if (echoed < 20) process.stderr.write(`  [${name}] ${line.length > 400 ? `${line.slice(0, 400)}...` : line}\n`)
+    else if (echoed === 20) process.stderr.write(`  [${name}] (further output suppressed)\n`)
+    echoed++
+  }
+  for (const stream of [proc.stdout, proc.stderr]) {
+    if (stream === null) continue
+    let buffered = ''
+    stream.setEncoding('utf8')
+    stream.on('data', (chunk: string) => {
+      buffered += chunk
+      let index: number
+      while ((index = buffered.indexOf('\n')) >= 0) {
+        onLine(buffered.slice(0, index))
+        buffered = buffered.slice(index + 1)
+      }
+    })
+  }
+  const exited = new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve()
+    else proc.once('exit', () => resolve())
+  })
+  proc.once('exit', () => children.delete(proc))
+  return {
+    name,
+    proc,
+    pid: proc.pid!,
+    tail,
+    stop: async (timeoutMs = 10_000) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      proc.kill('SIGTERM')
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+/** Starts `node <script>` (TypeScript through tsx) with the open-files limit raised; output goes to `tail`. */
+export function spawnNode (name: string, args: string[], env: Record<string, string>, echo = true): Child {
+  const proc = spawn('sh', ['-c', RAISE_NOFILE, 'sh', process.execPath, ...NODE_FLAGS, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  return track(name, proc, echo)
+}
+
+/** Starts a TypeScript module with an IPC channel (load generators); raises the open-files limit too. */
+export function forkNode (name: string, modulePath: string): Child {
+  const proc = fork(modulePath, [], {
+    cwd: ROOT,
+    execPath: 'sh',
+    execArgv: ['-c', RAISE_NOFILE, 'sh', process.execPath, ...NODE_FLAGS],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: 'advanced'
+  })
+  return track(name, proc, true)
+}
+
+/** Resolves with the first line matching `pattern`, or rejects when the child exits or time runs out. */
+export function waitForLine (child: Child, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    const streams = [child.proc.stdout, child.proc.stderr].filter((s) => s !== null)
+    let buffered = ''
+    const onData = (chunk: string) => {
+      buffered += chunk
+      const match = buffered.match(pattern)
+      if (match !== null) {
+        cleanup()
+        resolve(match)
+      }
+      if (buffered.length > 100_000) buffered = buffered.slice(-10_000)
+    }
+    const onExit = (code: number | null, signal: string | null) => {
+      cleanup()
+      reject(new Error(`${child.name} exited (code ${code}, signal ${signal}) before it was ready:\n${child.tail.join('\n')}`))
+    }
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(new Error(`${child.name} was not ready after ${timeoutMs} ms:\n${child.tail.join('\n')}`))
+    }, timeoutMs)
+    const cleanup = () => {
+      clearTimeout(timer)
+      for (const s of streams) s.off('data', onData)
+      child.proc.off('exit', onExit)
+    }
+    for (const s of streams) s.on('data', onData)
+    child.proc.once('exit', onExit)
+  })
+}
+
+export interface ServerOptions {
+  databaseUrl: string
+  jwtSecret: string
+  dataDir: string
+  nodeArgs?: string[]
+  env?: Record<string, string>
+}
+
+export interface Server extends Child {
+  url: string
+  port: number
+}
+
+/** Starts the real chat server (src/server.ts) on a free port of 127.0.0.1 and waits until it listens. */
+export async function startChatServer (name: string, options: ServerOptions): Promise<Server> {
+  const child = spawnNode(name, [...(options.nodeArgs ?? []), 'src/server.ts'], {
+    NODE_ENV: 'production',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: options.databaseUrl,
+    DATA_DIR: options.dataDir,
+    JWT_SECRET: options.jwtSecret,
+    LOG_LEVEL: 'warn',
+    // Registering the benchmark's users would otherwise hit the per-IP limit of auth attempts.
+    RATE_LIMIT_AUTH_PER_MINUTE: '1000000',
+    ...options.env
+  })
+  try {
+    const match = await waitForLine(child, /listening on (http:\/\/127\.0\.0\.1:(\d+))/, 60_000)
+    return { ...child, url: match[1]!, port: Number(match[2]) }
+  } catch (err) {
+    await child.stop()
+    throw err
+  }
+}
+
+/** Stops every child still running: SIGTERM, then SIGKILL after the timeout. */
+export async function stopAllChildren (timeoutMs = 10_000): Promise<void> {
+  await Promise.all([...children].map(async (proc) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+    proc.kill('SIGTERM')
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs)
+    await exited
+    clearTimeout(timer)
+  }))
+}
+
+/** Last resort from a synchronous 'exit' handler. */
+export function killAllChildrenNow (): void {
+  for (const proc of children) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+  }
+}
+
+/** Resident memory of a process, in bytes (VmRSS). */
+export function readRss (pid: number): number {
+  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)\s+kB/m)
+  if (match === null) throw new Error(`no VmRSS for pid ${pid}`)
+  return Number(match[1]) * 1024
+}
+
+const CLOCK_TICKS = 100 // USER_HZ on Linux
+
+/** CPU time a process has used (user + system), in milliseconds. */
+export function readCpuMs (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may contain spaces), closed by the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS
+}

@@ -1,0 +1,142 @@
+// Turns the stages' results into the figures table, the ratios and the targets (met or not).
+import type { DeliveryResult } from '../stages/delivery.ts'
+import type { HelloResult } from '../stages/hello.ts'
+import type { HistoryResult } from '../stages/history.ts'
+import type { IdleResult } from '../stages/idle.ts'
+import type { PostgresResult } from '../stages/postgres.ts'
+
+export type Failed = { error: string }
+export interface StageResults {
+  H?: HelloResult | Failed
+  P?: PostgresResult | Failed
+  D?: DeliveryResult | Failed
+  D2?: DeliveryResult | Failed
+  C?: IdleResult | Failed
+  Q?: HistoryResult | Failed
+}
+
+export interface Target {
+  name: string
+  value: number | undefined
+  goal: string
+  /** undefined: not measured (stage skipped or failed). */
+  met: boolean | undefined
+}
+
+function ok<T> (result: T | Failed | undefined): T | undefined {
+  return result === undefined || (result as Failed).error !== undefined ? undefined : result as T
+}
+
+const int = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? '-' : Math.round(n).toLocaleString('en-US')
+const ms = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? '-' : `${n < 10 ? n.toFixed(2) : n.toFixed(1)} ms`
+const ratio = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(2)
+
+export function ratios (stages: StageResults) {
+  const h = ok(stages.H)
+  const p = ok(stages.P)
+  const d = ok(stages.D)
+  const d2 = ok(stages.D2)
+  const div = (a: number | undefined, b: number | undefined) => a === undefined || b === undefined || b === 0 ? undefined : a / b
+  return {
+    dOverP: div(d?.closed.deliveredPerSec, p?.insertsPerSec),
+    dOverH: div(d?.closed.deliveredPerSec, h?.reqPerSec),
+    d2OverD: div(d2?.closed.deliveredPerSec, d?.closed.deliveredPerSec)
+  }
+}
+
+export function targets (stages: StageResults): Target[] {
+  const r = ratios(stages)
+  const d = ok(stages.D)
+  const d2 = ok(stages.D2)
+  const c = ok(stages.C)
+  const q = ok(stages.Q)
+  const atLeast = (value: number | undefined, goal: number) => value === undefined ? undefined : value >= goal
+  const atMost = (value: number | undefined, goal: number) => value === undefined ? undefined : value <= goal
+  const faults = (x: DeliveryResult | undefined) => x === undefined
+    ? undefined
+    : x.closed.lost + x.closed.duplicated + (x.open?.lost ?? 0) + (x.open?.duplicated ?? 0) + x.outOfOrder
+  return [
+    { name: 'D/P (delivered msgs/s over inserts/s)', value: r.dOverP, goal: '>= 0.6', met: atLeast(r.dOverP, 0.6) },
+    { name: 'D/H (delivered msgs/s over hello req/s)', value: r.dOverH, goal: '>= 0.10', met: atLeast(r.dOverH, 0.1) },
+    { name: 'D2/D (two instances over one)', value: r.d2OverD, goal: '>= 0.7', met: atLeast(r.d2OverD, 0.7) },
+    { name: 'D p99 at half load (ms)', value: d?.open?.latencyMs.p99, goal: '<= 50', met: atMost(d?.open?.latencyMs.p99, 50) },
+    { name: 'D2 p99 at half load (ms)', value: d2?.open?.latencyMs.p99, goal: '<= 50', met: atMost(d2?.open?.latencyMs.p99, 50) },
+    { name: 'D lost + duplicated + out of order', value: faults(d), goal: '= 0', met: faults(d) === undefined ? undefined : faults(d) === 0 },
+    { name: 'D2 lost + duplicated + out of order', value: faults(d2), goal: '= 0', met: faults(d2) === undefined ? undefined : faults(d2) === 0 },
+    { name: 'C idle streams per GiB', value: c?.streamsPerGiB, goal: '>= 50,000', met: atLeast(c?.streamsPerGiB, 50_000) },
+    { name: 'Q first page vs deep page (faster/slower)', value: q?.spread, goal: '<= 2', met: atMost(q?.spread, 2) }
+  ]
+}
+
+function table (header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)))
+  const line = (cells: string[]) => cells.map((cell, i) => i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)).join('  ').trimEnd()
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+function deliveryRows (label: string, result: DeliveryResult | Failed | undefined): string[][] {
+  if (result === undefined) return []
+  const d = ok(result)
+  if (d === undefined) return [[`${label}`, 'failed', (result as Failed).error.split('\n')[0]!.slice(0, 100)]]
+  const via = d.mode === 'profile' ? ' [PATCH /users/me: no message route]' : ''
+  const setup = `${d.pairs} pairs, window ${d.closed.window}${d.instances === 2 ? ', send on A, streams on B' : ''}${via}`
+  const rows = [
+    [`${label}  delivered msgs/s (closed loop)`, int(d.closed.deliveredPerSec), setup],
+    [`${label}  latency p50 / p95 / p99`, ms(d.closed.latencyMs.p99), `${ms(d.closed.latencyMs.p50)} / ${ms(d.closed.latencyMs.p95)} / ${ms(d.closed.latencyMs.p99)}, max ${ms(d.closed.latencyMs.max)}`],
+    [`${label}  lost / duplicated / errors`, `${d.closed.lost} / ${d.closed.duplicated} / ${d.closed.errors}`, `of ${int(d.closed.sent)} sent${d.closed.firstError === undefined ? '' : `; first error: ${d.closed.firstError}`}`]
+  ]
+  if (d.open !== undefined) {
+    const o = d.open
+    rows.push(
+      [`${label}  open loop at half: p99`, ms(o.latencyMs.p99), `${int(o.targetRate)} msgs/s scheduled, ${int(o.deliveredPerSec)} delivered/s; p50 ${ms(o.latencyMs.p50)}, p95 ${ms(o.latencyMs.p95)}, max ${ms(o.latencyMs.max)}${o.overloaded ? ' (OVERLOADED: stopped early)' : ''}`],
+      [`${label}  open loop lost / duplicated / errors`, `${o.lost} / ${o.duplicated} / ${o.errors}`, `of ${int(o.sent)} sent`]
+    )
+  }
+  rows.push([`${label}  CPU (cores)`, d.serverCores.map((c) => c.toFixed(2)).join(' + '), `server${d.instances === 2 ? 's A + B' : ''}; load generator ${d.loadGeneratorCores.toFixed(2)}; out-of-order ids ${d.outOfOrder}`])
+  return rows
+}
+
+export function renderTable (stages: StageResults): string {
+  const rows: string[][] = []
+  const failed = (label: string, result: unknown) => rows.push([label, 'failed', (result as Failed).error.split('\n')[0]!.slice(0, 100)])
+  if (stages.H !== undefined) {
+    const h = ok(stages.H)
+    if (h === undefined) failed('H  hello world req/s', stages.H)
+    else rows.push(['H  hello world req/s', int(h.reqPerSec), `${h.connections} connections, pipelining ${h.pipelining}, p99 ${ms(h.latencyP99Ms)}`])
+  }
+  if (stages.P !== undefined) {
+    const p = ok(stages.P)
+    if (p === undefined) failed('P  inserts/s', stages.P)
+    else rows.push(['P  inserts/s', int(p.insertsPerSec), `${p.connections} connections, one row per transaction, p50 ${ms(p.latencyP50Ms)}, p99 ${ms(p.latencyP99Ms)}`])
+  }
+  rows.push(...deliveryRows('D ', stages.D), ...deliveryRows('D2', stages.D2))
+  if (stages.C !== undefined) {
+    const c = ok(stages.C)
+    if (c === undefined) failed('C  idle streams', stages.C)
+    else {
+      rows.push(
+        ['C  idle streams held', int(c.opened), `target ${int(c.target)} (${c.limitedBy}), opened in ${c.openSeconds.toFixed(1)} s${c.failed > 0 ? `, ${c.failed} failed: ${c.firstError}` : ''}`],
+        ['C  server RSS per stream', `${(c.rssPerStreamBytes / 1024).toFixed(1)} KiB`, `${int(c.rssBeforeBytes / 2 ** 20)} MiB -> ${int(c.rssAfterBytes / 2 ** 20)} MiB`],
+        ['C  streams per GiB', int(c.streamsPerGiB), ''],
+        ['C  heartbeat CPU per interval', ms(c.cpuPerIntervalMs), `every ${c.heartbeatMs} ms (${ms(c.cpuPerIntervalIdleMs)} with no stream): ${(c.heartbeatCoreShare * 100).toFixed(1)}% of a core; ${int(c.streamsPinged)} streams pinged, ${c.streamsClosedByServer} closed`]
+      )
+    }
+  }
+  if (stages.Q !== undefined) {
+    const q = ok(stages.Q)
+    if (q === undefined) failed('Q  history pages/s', stages.Q)
+    else {
+      rows.push(
+        ['Q  first page pages/s', int(q.first.pagesPerSec), `${int(q.rows)} messages in the conversation, ${q.connections} connections, p99 ${ms(q.first.latencyP99Ms)}`],
+        ['Q  deep page pages/s', int(q.deep.pagesPerSec), `before a message ${int(q.deep.depth)} back, p99 ${ms(q.deep.latencyP99Ms)}`]
+      )
+    }
+  }
+  const targetRows = targets(stages).map((t) => [
+    t.name,
+    t.value === undefined ? '-' : Number.isInteger(t.value) ? int(t.value) : ratio(t.value),
+    t.goal,
+    t.met === undefined ? 'not measured' : t.met ? 'met' : 'NOT MET'
+  ])
+  return `${table(['figure', 'value', 'notes'], rows)}\n\n${table(['target', 'value', 'goal', 'status'], targetRows)}`
+}

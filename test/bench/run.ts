@@ -1,0 +1,142 @@
+// `npm run bench`: runs the benchmark stages (H, P, D, D2, C, Q) against a fresh PostgreSQL database of its
+// own, prints the figures, ratios and targets, and writes test/bench/results/bench-<time>.json.
+// Every server under test and load generator is a child process; all are stopped, and the database dropped,
+// however the run ends.
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { StageContext } from './lib/context.ts'
+import { type BenchDatabase, createBenchDatabase, migrate, postgresVersion } from './lib/database.ts'
+import { killAllChildrenNow, stopAllChildren } from './lib/processes.ts'
+import { ratios, renderTable, type StageResults, targets } from './lib/report.ts'
+import { loadSettings, type StageName } from './lib/settings.ts'
+import { runDelivery } from './stages/delivery.ts'
+import { runHello } from './stages/hello.ts'
+import { runHistory } from './stages/history.ts'
+import { runIdle } from './stages/idle.ts'
+import { runPostgres } from './stages/postgres.ts'
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
+
+const log = (message: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)}  ${message}\n`)
+
+const STAGES: Record<StageName, { title: string, run: (ctx: StageContext) => Promise<unknown> }> = {
+  H: { title: 'H: Fastify hello world under autocannon', run: runHello },
+  P: { title: 'P: single-row message INSERTs, 8 connections', run: runPostgres },
+  D: { title: 'D: delivered messages, one instance', run: (ctx) => runDelivery(ctx, 1) },
+  D2: { title: 'D2: delivered messages, send on instance A, streams on instance B', run: (ctx) => runDelivery(ctx, 2) },
+  C: { title: 'C: idle event streams', run: runIdle },
+  Q: { title: 'Q: history pages of a 1,000,000-message conversation', run: runHistory }
+}
+
+let db: BenchDatabase | undefined
+let dataDir: string | undefined
+let cleaning: Promise<void> | undefined
+
+function cleanup (): Promise<void> {
+  cleaning ??= (async () => {
+    await stopAllChildren().catch((err: unknown) => log(`stopping child processes: ${String(err)}`))
+    if (db !== undefined) {
+      await db.drop().then(() => log(`dropped database ${db!.name}`), (err: unknown) => log(`could not drop database ${db!.name}: ${String(err)}`))
+    }
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+  })()
+  return cleaning
+}
+
+async function abort (reason: string, code: number): Promise<never> {
+  log(`aborting: ${reason}`)
+  await cleanup()
+  process.exit(code)
+}
+
+process.on('exit', killAllChildrenNow)
+process.once('SIGINT', () => { void abort('interrupted (SIGINT)', 130) })
+process.once('SIGTERM', () => { void abort('terminated (SIGTERM)', 143) })
+process.on('uncaughtException', (err) => { void abort(`uncaught exception: ${err.stack ?? err}`, 1) })
+process.on('unhandledRejection', (err) => { void abort(`unhandled rejection: ${(err as Error)?.stack ?? err}`, 1) })
+
+async function main (): Promise<void> {
+  const settings = loadSettings()
+  const deadline = setTimeout(() => { void abort(`the run passed its deadline of ${settings.deadlineSeconds} s (BENCH_DEADLINE_SECONDS)`, 2) }, settings.deadlineSeconds * 1000)
+  deadline.unref()
+  const startedAt = new Date()
+  const cpu = cpus()
+  const machine = {
+    cores: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    kernel: release(),
+    postgres: await postgresVersion(settings.databaseUrl),
+    loadAverageAtStart: loadavg().map((n) => Number(n.toFixed(2)))
+  }
+  log(`machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.postgres.split(' on ')[0]}; load average ${machine.loadAverageAtStart.join(' ')}`)
+  if (machine.loadAverageAtStart[0]! > machine.cores * 0.5) log('note: the machine is busy (load average); figures will be low and noisy')
+
+  db = await createBenchDatabase(settings.databaseUrl)
+  log(`database ${db.name} created; migrating`)
+  await migrate(db.url)
+  dataDir = mkdtempSync(join(tmpdir(), 'chat-bench-'))
+  const ctx: StageContext = { settings, db, jwtSecret: randomBytes(32).toString('hex'), dataDir, log }
+
+  const stages: StageResults = {}
+  const timings: Record<string, number> = {}
+  for (const name of settings.stages) {
+    const stage = STAGES[name]
+    log(`--- ${stage.title} (${settings.seconds} s)`)
+    const t0 = performance.now()
+    try {
+      (stages as Record<string, unknown>)[name] = await stage.run(ctx)
+    } catch (err) {
+      const message = (err as Error)?.stack ?? String(err)
+      log(`${name} failed: ${message}`)
+      ;(stages as Record<string, unknown>)[name] = { error: (err as Error)?.message ?? String(err) }
+      // A failed stage must not leave its servers running into the next one.
+      await stopAllChildren()
+    }
+    timings[name] = Number(((performance.now() - t0) / 1000).toFixed(1))
+    log(`${name} took ${timings[name]} s`)
+  }
+
+  const finishedAt = new Date()
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    machine: { ...machine, loadAverageAtEnd: loadavg().map((n) => Number(n.toFixed(2))) },
+    settings: { ...settings, databaseUrl: redact(settings.databaseUrl) },
+    stageSeconds: timings,
+    stages,
+    ratios: ratios(stages),
+    targets: targets(stages)
+  }
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  const file = join(RESULTS_DIR, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`)
+  const json = JSON.stringify(report, (_key, value) => typeof value === 'number' && !Number.isFinite(value) ? null : value, 2)
+  writeFileSync(file, json)
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), json)
+
+  process.stdout.write(`\nMachine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.postgres}\n`)
+  process.stdout.write(`Load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${report.machine.loadAverageAtEnd.join(' ')}; ${settings.seconds} s per measured run\n\n`)
+  process.stdout.write(`${renderTable(stages)}\n\nResults: ${file}\n`)
+}
+
+function redact (url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== '') parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(unparsable)'
+  }
+}
+
+try {
+  await main()
+  await cleanup()
+  process.exit(0)
+} catch (err) {
+  await abort((err as Error)?.stack ?? String(err), 1)
+}
