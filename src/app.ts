@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import fastifyCors from '@fastify/cors'
 import fastifyHelmet from '@fastify/helmet'
+import fastifyMultipart from '@fastify/multipart'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
@@ -11,7 +12,9 @@ import { EVENT_SCHEMAS } from './features/events/schemas.ts'
 import authRoutes from './features/auth/routes.ts'
 import contactsRoutes from './features/contacts/routes.ts'
 import eventsRoutes from './features/events/routes.ts'
+import filesRoutes from './features/files/routes.ts'
 import healthRoutes from './features/health/routes.ts'
+import messagesRoutes from './features/messages/routes.ts'
 import usersRoutes from './features/users/routes.ts'
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.ts'
 import { loadOrCreateSecret } from './lib/secret.ts'
@@ -79,6 +82,10 @@ export async function buildApp (config: Config): Promise<App> {
     })
   })
   await app.register(swaggerPlugin, { version })
+  // Uploads are read as streams; every limit explicit (the multipart parser ignores bodyLimit).
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: config.maxUploadBytes, files: 1, fields: 2, parts: 3, fieldNameSize: 100, fieldSize: 1024, headerPairs: 20 }
+  })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir })
   await app.register(authPlugin, { secret: jwtSecret })
 
@@ -93,5 +100,7 @@ export async function buildApp (config: Config): Promise<App> {
   await app.register(usersRoutes, { prefix: '/users' })
   await app.register(contactsRoutes, { prefix: '/contacts' })
   await app.register(eventsRoutes, { prefix: '/events' })
+  await app.register(messagesRoutes)
+  await app.register(filesRoutes)
   return app
 }

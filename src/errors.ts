@@ -10,6 +10,7 @@ const ERRORS = {
   INVALID_CREDENTIALS: [401, 'Wrong username or password'],
   WRONG_PASSWORD: [403, 'The current password is missing or wrong'],
   NOT_A_CONTACT: [403, 'You can only message users who have you, or whom you have, as a contact'],
+  NOT_MESSAGE_RECEIVER: [403, 'Only the receiver of a message can mark it read'],
   NOT_FOUND: [404, 'Not found'],
   ROUTE_NOT_FOUND: [404, 'No such route'],
   USER_NOT_FOUND: [404, 'No such user'],

@@ -1,0 +1,60 @@
+// Files table access: stored uploads, who may read them, and removing those nothing refers to any more.
+import { and, eq, inArray, or, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.ts'
+import { files, messages, users } from '../../db/schema.ts'
+import type { FileRef } from '../../schemas/models.ts'
+
+export type FileKind = 'file' | 'image' | 'avatar'
+
+export interface FileRow {
+  id: string
+  ownerId: string
+  kind: FileKind
+  name: string
+  size: number
+  mimeType: string
+  sha256: string
+}
+
+export const fileColumns = {
+  id: files.id,
+  ownerId: files.ownerId,
+  kind: files.kind,
+  name: files.name,
+  size: files.size,
+  mimeType: files.mimeType,
+  sha256: files.sha256
+}
+
+export function fileUrl (id: string): string {
+  return `/files/${id}`
+}
+
+export function toFileRef (row: Pick<FileRow, 'id' | 'name' | 'size' | 'mimeType'>): FileRef {
+  return { id: row.id, name: row.name, size: row.size, mimeType: row.mimeType, url: fileUrl(row.id) }
+}
+
+export async function insertFile (db: Db, values: Omit<FileRow, 'id'> & { id?: string }): Promise<FileRow> {
+  const [row] = await db.insert(files).values(values).returning(fileColumns)
+  return row!
+}
+
+/** The file, when `userId` may read it: avatars any signed-in user, other files the two parties of the message carrying it. */
+export async function findReadableFile (db: Db, fileId: string, userId: string): Promise<FileRow | undefined> {
+  const carriedToUser = db.select({ one: sql`1` }).from(messages)
+    .where(and(eq(messages.fileId, files.id), or(eq(messages.senderId, userId), eq(messages.receiverId, userId))))
+  const [row] = await db.select(fileColumns).from(files)
+    .where(and(eq(files.id, fileId), or(eq(files.kind, 'avatar'), sql`exists ${carriedToUser}`)))
+  return row
+}
+
+/** Deletes those of `ids` that no message carries and no user has as avatar; answers the ids deleted. */
+export async function deleteUnreferencedFiles (db: Db, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return []
+  const carried = db.select({ one: sql`1` }).from(messages).where(eq(messages.fileId, files.id))
+  const avatar = db.select({ one: sql`1` }).from(users).where(eq(users.avatarUrl, sql`'/files/' || ${files.id}`))
+  const rows = await db.delete(files)
+    .where(and(inArray(files.id, ids), sql`not exists ${carried}`, sql`not exists ${avatar}`))
+    .returning({ id: files.id })
+  return rows.map((row) => row.id)
+}

@@ -1,0 +1,79 @@
+// GET /files/{fileId} (download, for the parties of the message or, for avatars, anyone signed in) and
+// PUT /users/me/avatar (upload your avatar).
+import { Type } from '@sinclair/typebox'
+import { errorResponse, ref } from '../../schemas/common.ts'
+import { UserSchema } from '../../schemas/models.ts'
+import type { App } from '../../types.ts'
+import { contentDisposition } from './names.ts'
+import { AvatarFormSchema, documentMultipartBody, FileBytesResponseSchema, FileParamsSchema, IfNoneMatchHeadersSchema } from './schemas.ts'
+import { FilesService } from './service.ts'
+
+const unauthorized = errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
+
+/** Weak comparison (RFC 9110 8.8.3.2), as If-None-Match asks for. */
+function matches (ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false
+  const opaque = etag.replace(/^W\//, '')
+  return ifNoneMatch.split(',').some((candidate) => {
+    const tag = candidate.trim()
+    return tag === '*' || tag.replace(/^W\//, '') === opaque
+  })
+}
+
+export default async function filesRoutes (app: App) {
+  const files = new FilesService(app)
+  app.addHook('onRequest', app.authenticate)
+
+  app.get('/files/:fileId', {
+    // HEAD would open the file only to drop it.
+    exposeHeadRoute: false,
+    schema: {
+      operationId: 'downloadFile',
+      summary: 'Download a file, image or avatar',
+      description: 'Only the sender and the receiver of the message carrying the file may download it (404 FILE_NOT_FOUND for anyone else, so its existence does not leak); avatars may be read by any signed-in user. Files are `attachment`, images and avatars `inline`. Answers 304 when If-None-Match holds the ETag.',
+      tags: ['files'],
+      security: [{ bearerAuth: [] }],
+      params: FileParamsSchema,
+      headers: IfNoneMatchHeadersSchema,
+      response: {
+        200: FileBytesResponseSchema,
+        304: Type.Null({ description: 'Not modified: the ETag in If-None-Match is current. No body.' }),
+        400: errorResponse('VALIDATION_ERROR: fileId is not a UUID.'),
+        401: unauthorized,
+        404: errorResponse('FILE_NOT_FOUND')
+      }
+    }
+  }, async (request, reply) => {
+    const { file, content } = await files.open(request.auth.userId, request.params.fileId)
+    const etag = `"${file.sha256}"`
+    reply.header('etag', etag)
+      .header('cache-control', 'private, no-cache')
+      .header('x-content-type-options', 'nosniff')
+    if (matches(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
+    const stored = await content()
+    return reply
+      .header('content-type', file.mimeType)
+      .header('content-length', stored.size)
+      .header('content-disposition', contentDisposition(file.kind === 'file' ? 'attachment' : 'inline', file.name))
+      // The response schema types the body as a string; Fastify streams a Readable as is.
+      .send(stored.stream as never)
+  })
+
+  app.put('/users/me/avatar', {
+    config: { swaggerTransform: documentMultipartBody(AvatarFormSchema) },
+    schema: {
+      operationId: 'uploadAvatar',
+      summary: 'Upload your avatar',
+      description: 'A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES). Sets `avatarUrl` to `/files/{id}` of the stored image, which any signed-in user may read; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.',
+      tags: ['users'],
+      security: [{ bearerAuth: [] }],
+      response: {
+        200: ref(UserSchema),
+        400: errorResponse('VALIDATION_ERROR: no part `file`, an unknown part, or a malformed multipart body.'),
+        401: unauthorized,
+        413: errorResponse('PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts. Nothing is stored.'),
+        415: errorResponse('UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored.')
+      }
+    }
+  }, async (request) => files.setAvatar(request.auth, request.parts()))
+}

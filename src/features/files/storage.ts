@@ -1,0 +1,123 @@
+// Where uploaded bytes live: a small interface (an object store can implement it later) and a local directory
+// implementation, `${DATA_DIR}/files`, which several instances can share.
+import { createHash, randomUUID } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { AppError } from '../../errors.ts'
+
+/** How many leading bytes are kept for content sniffing (what file-type reads). */
+export const HEAD_BYTES = 4100
+
+/** Bytes received and held aside until the change that refers to them commits. */
+export interface StagedUpload {
+  readonly size: number
+  /** Hex SHA-256 of the bytes. */
+  readonly sha256: string
+  /** The first bytes, for sniffing the content type. */
+  readonly head: Buffer
+  /** Makes the bytes readable under `key`. */
+  commit: (key: string) => Promise<void>
+  /** Removes the bytes, staged or committed; safe to call more than once. */
+  discard: () => Promise<void>
+}
+
+export interface StoredObject {
+  stream: Readable
+  size: number
+}
+
+export interface FileStorage {
+  /** Streams `source` aside while counting and hashing it; more than `maxBytes` is 413 PAYLOAD_TOO_LARGE with nothing kept. */
+  stage: (source: Readable, maxBytes: number) => Promise<StagedUpload>
+  open: (key: string) => Promise<StoredObject | undefined>
+  remove: (key: string) => Promise<void>
+}
+
+const KEY = /^[0-9a-f-]{36}$/
+
+export class LocalFileStorage implements FileStorage {
+  private readonly tmpDir: string
+
+  constructor (private readonly dir: string) {
+    this.tmpDir = join(dir, 'tmp')
+  }
+
+  async stage (source: Readable, maxBytes: number): Promise<StagedUpload> {
+    await mkdir(this.tmpDir, { recursive: true })
+    // Staged in the same directory tree, so that commit is an atomic rename.
+    const tmpPath = join(this.tmpDir, `${randomUUID()}.part`)
+    const hash = createHash('sha256')
+    const headChunks: Buffer[] = []
+    let headSize = 0
+    let size = 0
+    const meter = new Transform({
+      transform (chunk: Buffer, _encoding, callback) {
+        size += chunk.length
+        if (size > maxBytes) return callback(new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`))
+        hash.update(chunk)
+        if (headSize < HEAD_BYTES) {
+          headChunks.push(chunk.subarray(0, HEAD_BYTES - headSize))
+          headSize += Math.min(chunk.length, HEAD_BYTES - headSize)
+        }
+        callback(null, chunk)
+      }
+    })
+    try {
+      await pipeline(source, meter, createWriteStream(tmpPath, { flags: 'wx' }))
+    } catch (err) {
+      await unlinkIfPresent(tmpPath)
+      throw err
+    }
+    let path = tmpPath
+    return {
+      size,
+      sha256: hash.digest('hex'),
+      head: Buffer.concat(headChunks),
+      commit: async (key) => {
+        const target = this.pathOf(key)
+        await rename(path, target)
+        path = target
+      },
+      discard: async () => { await unlinkIfPresent(path) }
+    }
+  }
+
+  async open (key: string): Promise<StoredObject | undefined> {
+    let handle: FileHandle
+    try {
+      // Open first, then stat the open file: a concurrent remove cannot break a download already begun.
+      handle = await open(this.pathOf(key), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    try {
+      const { size } = await handle.stat()
+      return { stream: handle.createReadStream(), size }
+    } catch (err) {
+      await handle.close()
+      throw err
+    }
+  }
+
+  async remove (key: string): Promise<void> {
+    await unlinkIfPresent(this.pathOf(key))
+  }
+
+  private pathOf (key: string): string {
+    // Keys are file ids; anything else must never become a path.
+    if (!KEY.test(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`)
+    return join(this.dir, key)
+  }
+}
+
+async function unlinkIfPresent (path: string): Promise<void> {
+  try {
+    await unlink(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+}

@@ -1,0 +1,65 @@
+// Reads the upload form (optional field `id`, then part `file`) from a multipart stream, staging the file's bytes.
+import type { Multipart } from '@fastify/multipart'
+import { AppError } from '../../errors.ts'
+import { sanitizeFileName } from './names.ts'
+import type { FileStorage, StagedUpload } from './storage.ts'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/
+
+export interface UploadForm {
+  /** The client-chosen message id, lower case. */
+  id: string | undefined
+  /** Sanitized for display. */
+  name: string
+  /** The part's declared media type when it is a plain, valid one. */
+  declaredType: string | undefined
+  staged: StagedUpload
+}
+
+/** Reads every part; on any failure the staged bytes are removed before the error goes on. */
+export async function readUploadForm (parts: AsyncIterable<Multipart>, storage: FileStorage, maxBytes: number): Promise<UploadForm> {
+  let id: string | undefined
+  let file: Omit<UploadForm, 'id'> | undefined
+  try {
+    for await (const part of parts) {
+      if (part.type === 'field') {
+        if (part.fieldname !== 'id') throw invalid(`body/${part.fieldname} is not allowed (unknown field)`)
+        if (id !== undefined) throw invalid('body/id must be sent once')
+        if (typeof part.value !== 'string' || !UUID.test(part.value)) throw invalid('body/id must be a UUID')
+        id = part.value.toLowerCase()
+        continue
+      }
+      if (part.fieldname !== 'file') {
+        part.file.resume()
+        throw invalid(`body/${part.fieldname} is not allowed: send the file as part "file"`)
+      }
+      const staged = await storage.stage(part.file, maxBytes)
+      file = { name: sanitizeFileName(part.filename), declaredType: declaredType(part.mimetype), staged }
+      // The parser stops at the limit and marks the stream truncated rather than failing it.
+      if (part.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`)
+    }
+  } catch (err) {
+    await file?.staged.discard()
+    throw asClientError(err)
+  }
+  if (file === undefined) throw invalid('body/file is required')
+  return { id, ...file }
+}
+
+function declaredType (mimetype: string | undefined): string | undefined {
+  const type = mimetype?.toLowerCase()
+  return type !== undefined && MEDIA_TYPE.test(type) && type !== 'application/octet-stream' ? type : undefined
+}
+
+function invalid (message: string): AppError {
+  return new AppError('VALIDATION_ERROR', message)
+}
+
+/** A broken multipart body is the client's fault (400); disk and other system errors stay 500s. */
+function asClientError (err: unknown): unknown {
+  if (err instanceof AppError) return err
+  const { statusCode, syscall } = err as { statusCode?: number, syscall?: string }
+  if (statusCode !== undefined || syscall !== undefined) return err
+  return new AppError('VALIDATION_ERROR', `The multipart body is malformed: ${(err as Error).message}`)
+}

@@ -1,0 +1,178 @@
+// Messages and conversations table access: sending, history pages, the conversation list, read marks, clearing.
+import { and, desc, eq, gt, isNull, lt, lte, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.ts'
+import { conversations, files, messages, users } from '../../db/schema.ts'
+import type { Message } from '../../schemas/models.ts'
+import { toFileRef } from '../files/repository.ts'
+
+export type MessageKind = 'text' | 'file' | 'image'
+
+export interface MessageRow {
+  id: string
+  seq: number
+  senderId: string
+  receiverId: string
+  kind: MessageKind
+  content: string | null
+  createdAt: Date
+  readAt: Date | null
+  fileId: string | null
+  fileName: string | null
+  fileSize: number | null
+  fileMimeType: string | null
+  fileSha256: string | null
+}
+
+const messageColumns = {
+  id: messages.id,
+  seq: messages.seq,
+  senderId: messages.senderId,
+  receiverId: messages.receiverId,
+  kind: messages.kind,
+  content: messages.content,
+  createdAt: messages.createdAt,
+  readAt: messages.readAt,
+  fileId: files.id,
+  fileName: files.name,
+  fileSize: files.size,
+  fileMimeType: files.mimeType,
+  fileSha256: files.sha256
+}
+
+export function toMessage (row: MessageRow): Message {
+  return {
+    id: row.id,
+    senderId: row.senderId,
+    receiverId: row.receiverId,
+    kind: row.kind,
+    content: row.content,
+    file: row.fileId === null ? null : toFileRef({ id: row.fileId, name: row.fileName!, size: row.fileSize!, mimeType: row.fileMimeType! }),
+    createdAt: row.createdAt.toISOString(),
+    readAt: row.readAt?.toISOString() ?? null
+  }
+}
+
+/** The two users of a conversation in a fixed order: one index row range serves both directions. */
+export function pairOf (a: string, b: string): [string, string] {
+  return a < b ? [a, b] : [b, a]
+}
+
+function inPair (a: string, b: string) {
+  const [lo, hi] = pairOf(a, b)
+  return and(eq(messages.pairLo, lo), eq(messages.pairHi, hi))
+}
+
+/**
+ * Creates or locks both users' conversation rows, in a fixed order (no deadlock between the two directions).
+ * Holding them while the message takes its seq means a conversation's messages commit in seq order.
+ */
+export async function lockConversations (tx: Db, a: string, b: string): Promise<void> {
+  const [lo, hi] = pairOf(a, b)
+  await tx.insert(conversations).values([{ ownerId: lo, peerId: hi }, { ownerId: hi, peerId: lo }])
+    .onConflictDoUpdate({ target: [conversations.ownerId, conversations.peerId], set: { lastSeq: sql`${conversations.lastSeq}` } })
+}
+
+/** Inserts a message; undefined when its id is taken. */
+export async function insertMessage (tx: Db, values: { id: string, senderId: string, receiverId: string, kind: MessageKind, content: string | null, fileId: string | null }): Promise<{ seq: number, createdAt: Date } | undefined> {
+  const [lo, hi] = pairOf(values.senderId, values.receiverId)
+  const [row] = await tx.insert(messages).values({ ...values, pairLo: lo, pairHi: hi })
+    .onConflictDoNothing({ target: messages.id })
+    .returning({ seq: messages.seq, createdAt: messages.createdAt })
+  return row
+}
+
+export async function setLastSeq (tx: Db, a: string, b: string, seq: number): Promise<void> {
+  await tx.update(conversations)
+    .set({ lastSeq: sql`greatest(${conversations.lastSeq}, ${seq})` })
+    .where(sql`(${conversations.ownerId}, ${conversations.peerId}) in ((${a}::uuid, ${b}::uuid), (${b}::uuid, ${a}::uuid))`)
+}
+
+export async function findMessage (db: Db, id: string): Promise<MessageRow | undefined> {
+  const [row] = await db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId)).where(eq(messages.id, id))
+  return row
+}
+
+/** The seq of a message of the conversation between a and b. */
+export async function findSeqInPair (db: Db, id: string, a: string, b: string): Promise<number | undefined> {
+  const [row] = await db.select({ seq: messages.seq }).from(messages).where(and(eq(messages.id, id), inPair(a, b)))
+  return row?.seq
+}
+
+export async function findClearedSeq (db: Db, ownerId: string, peerId: string): Promise<number> {
+  const [row] = await db.select({ clearedSeq: conversations.clearedSeq }).from(conversations)
+    .where(and(eq(conversations.ownerId, ownerId), eq(conversations.peerId, peerId)))
+  return row?.clearedSeq ?? 0
+}
+
+/** Newest first: messages of the pair with afterSeq < seq (< beforeSeq), by the (pair_lo, pair_hi, seq) index. */
+export async function listHistory (db: Db, a: string, b: string, page: { afterSeq: number, beforeSeq: number | undefined, limit: number }): Promise<MessageRow[]> {
+  return db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId))
+    .where(and(inPair(a, b), gt(messages.seq, page.afterSeq), page.beforeSeq === undefined ? undefined : lt(messages.seq, page.beforeSeq)))
+    .orderBy(desc(messages.seq))
+    .limit(page.limit)
+}
+
+export interface ConversationRow {
+  peer: { id: string, username: string, avatarUrl: string | null }
+  lastMessage: MessageRow | undefined
+  unreadCount: number
+}
+
+/** The owner's conversations by latest activity, with the last visible message and the unread count: one query. */
+export async function listConversations (db: Db, ownerId: string): Promise<ConversationRow[]> {
+  // Served by the partial index on unread messages (receiver_id, sender_id, seq).
+  const unread = sql<number>`(select count(*) from ${messages} as u
+    where u.receiver_id = ${ownerId} and u.sender_id = ${conversations.peerId} and u.read_at is null and u.seq > ${conversations.clearedSeq})`
+  const rows = await db.select({ ...messageColumns, peerId: conversations.peerId, username: users.username, avatarUrl: users.avatarUrl, unreadCount: unread.mapWith(Number) })
+    .from(conversations)
+    .innerJoin(users, eq(users.id, conversations.peerId))
+    .leftJoin(messages, and(eq(messages.seq, conversations.lastSeq), gt(conversations.lastSeq, conversations.clearedSeq)))
+    .leftJoin(files, eq(files.id, messages.fileId))
+    .where(and(eq(conversations.ownerId, ownerId), gt(conversations.lastSeq, 0)))
+    .orderBy(desc(conversations.lastSeq))
+  return rows.map(({ peerId, username, avatarUrl, unreadCount, ...message }) => ({
+    peer: { id: peerId, username, avatarUrl },
+    lastMessage: message.id === null ? undefined : message as MessageRow,
+    unreadCount
+  }))
+}
+
+/** Marks one message read by its receiver, unless it already was. */
+export async function markRead (tx: Db, messageId: string, receiverId: string, at: Date): Promise<{ senderId: string } | undefined> {
+  const [row] = await tx.update(messages).set({ readAt: at })
+    .where(and(eq(messages.id, messageId), eq(messages.receiverId, receiverId), isNull(messages.readAt)))
+    .returning({ senderId: messages.senderId })
+  return row
+}
+
+/** Marks read the unread, uncleared messages from sender to receiver up to maxSeq; answers their ids in order. */
+export async function markReadUpTo (tx: Db, receiverId: string, senderId: string, range: { afterSeq: number, maxSeq: number }, at: Date): Promise<string[]> {
+  const rows = await tx.update(messages).set({ readAt: at })
+    .where(and(
+      eq(messages.receiverId, receiverId),
+      eq(messages.senderId, senderId),
+      isNull(messages.readAt),
+      gt(messages.seq, range.afterSeq),
+      lte(messages.seq, range.maxSeq)
+    ))
+    .returning({ id: messages.id, seq: messages.seq })
+  return rows.sort((x, y) => x.seq - y.seq).map((row) => row.id)
+}
+
+/** Hides everything up to the owner's latest message from the owner; answers the new cleared seq. */
+export async function clearConversation (tx: Db, ownerId: string, peerId: string): Promise<number> {
+  const [row] = await tx.insert(conversations).values({ ownerId, peerId })
+    .onConflictDoUpdate({ target: [conversations.ownerId, conversations.peerId], set: { clearedSeq: sql`greatest(${conversations.clearedSeq}, ${conversations.lastSeq})` } })
+    .returning({ clearedSeq: conversations.clearedSeq })
+  return row!.clearedSeq
+}
+
+/** Deletes the messages both users have cleared (nobody can see them any more); answers the files they carried. */
+export async function deleteClearedByBoth (tx: Db, a: string, b: string): Promise<string[]> {
+  const [both] = await tx.select({ seq: sql<number>`min(${conversations.clearedSeq})`.mapWith(Number), rows: sql<number>`count(*)`.mapWith(Number) })
+    .from(conversations)
+    .where(sql`(${conversations.ownerId}, ${conversations.peerId}) in ((${a}::uuid, ${b}::uuid), (${b}::uuid, ${a}::uuid))`)
+  if (both === undefined || both.rows < 2 || both.seq <= 0) return []
+  const deleted = await tx.delete(messages).where(and(inPair(a, b), lte(messages.seq, both.seq))).returning({ fileId: messages.fileId })
+  return deleted.flatMap((row) => row.fileId === null ? [] : [row.fileId])
+}

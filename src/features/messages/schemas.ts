@@ -1,0 +1,41 @@
+// Request and response shapes of the conversation and message routes.
+import { Type } from '@sinclair/typebox'
+import { ref, Timestamp, Uuid } from '../../schemas/common.ts'
+import { ConversationSchema, MessageSchema } from '../../schemas/models.ts'
+
+export const PeerParamsSchema = Type.Object({ peerId: Uuid('The other user of the conversation.') })
+
+export const MessageParamsSchema = Type.Object({ messageId: Uuid() })
+
+export const SendTextBodySchema = Type.Object({
+  id: Type.Optional(Uuid('Optional client-chosen message id: a retry with the same id and content is answered 200 with the stored message and stores and delivers nothing again; the same id with anything different is 409 MESSAGE_ID_CONFLICT.')),
+  content: Type.String({ minLength: 1, maxLength: 10000, description: '1-10,000 Unicode code points, stored and returned exactly as sent.' })
+}, { additionalProperties: false })
+
+export const HistoryQuerySchema = Type.Object({
+  before: Type.Optional(Uuid('Page back: only messages older than this one, which must be a message of this conversation (404 MESSAGE_NOT_FOUND otherwise). Pass the oldest id of the previous page.')),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size, 1-200.' })
+}, { additionalProperties: false })
+
+export const MessagePageSchema = Type.Object({
+  messages: Type.Array(ref(MessageSchema), { description: 'Newest first.' }),
+  hasMore: Type.Boolean({ description: 'True when older messages remain: ask again with before = the last id of this page.' })
+})
+
+export const ConversationListSchema = Type.Object({
+  conversations: Type.Array(ref(ConversationSchema), { description: 'Most recent activity first.' })
+})
+
+export const ReadReceiptSchema = Type.Object({
+  id: Uuid(),
+  readAt: Timestamp('When the message was first marked read (a repeat keeps the first time).')
+})
+
+export const ReadUpToBodySchema = Type.Object({
+  upTo: Uuid('A message of this conversation (from either side): every unread message from the peer up to and including it is marked read.')
+}, { additionalProperties: false })
+
+export const ReadUpToResultSchema = Type.Object({
+  messageIds: Type.Array(Uuid(), { description: 'The messages this call marked read, oldest first (empty when there were none).' }),
+  readAt: Timestamp('The read time given to them.')
+})
