@@ -11,6 +11,8 @@ const NODE_FLAGS = ['--import', 'tsx', '--import', WATCH]
 const RAISE_NOFILE = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"'
 
 const children = new Set<ChildProcess>()
+// The server's greeting for people, not worth echoing.
+const BANNER = /^(Chat server listening on|Swagger UI:|OpenAPI:)/
 
 export interface Child {
   name: string
@@ -29,7 +31,7 @@ function track (name: string, proc: ChildProcess, echo: boolean): Child {
     if (line.trim() === '') return
     tail.push(line)
     if (tail.length > 40) tail.shift()
-    if (!echo) return
+    if (!echo || BANNER.test(line)) return
     if (echoed < 20) process.stderr.write(`  [${name}] ${line.length > 400 ? `${line.slice(0, 400)}...` : line}\n`)
     else if (echoed === 20) process.stderr.write(`  [${name}] (further output suppressed)\n`)
     echoed++

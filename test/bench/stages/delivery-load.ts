@@ -180,7 +180,8 @@ function onDelivered (k: number): void {
   if (p === undefined || k < p.from) return
   p.finished++
   if (now >= p.measureFrom && now <= p.measureTo) p.counted++
-  if (sendTime[k]! >= p.measureFrom && now <= p.measureTo) p.latencies.push(now - sendTime[k]!)
+  // Latency of every message sent (or due) in the measured interval, however late it arrives.
+  if (sendTime[k]! >= p.measureFrom && sendTime[k]! <= p.measureTo) p.latencies.push(now - sendTime[k]!)
   if (p.closedLoop && (state[k]! & 3) === 3) sendClosed(pairOf[k]!)
 }
 
