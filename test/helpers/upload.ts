@@ -1,0 +1,40 @@
+// Multipart uploads as a browser or a generated client sends them (fetch + FormData), and sample image bytes.
+import { randomBytes } from 'node:crypto'
+
+export interface UploadOptions {
+  bytes: Uint8Array
+  name?: string
+  type?: string
+  /** The optional message id field, sent before the file. */
+  id?: string
+  /** Extra form fields, sent before the file. */
+  fields?: Record<string, string>
+  /** Part name of the file (default "file"). */
+  part?: string
+}
+
+export interface UploadResult {
+  status: number
+  body: any
+}
+
+export function uploadForm (options: UploadOptions): FormData {
+  const form = new FormData()
+  if (options.id !== undefined) form.append('id', options.id)
+  for (const [key, value] of Object.entries(options.fields ?? {})) form.append(key, value)
+  form.append(options.part ?? 'file', new Blob([options.bytes], { type: options.type ?? 'application/octet-stream' }), options.name ?? 'file.bin')
+  return form
+}
+
+export async function upload (baseUrl: string, token: string, path: string, options: UploadOptions, method = 'POST'): Promise<UploadResult> {
+  const response = await fetch(new URL(path, baseUrl), { method, body: uploadForm(options), headers: { authorization: `Bearer ${token}` } })
+  return { status: response.status, body: await response.json() }
+}
+
+/** A real 1x1 PNG. */
+export const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64')
+/** A real 1x1 GIF. */
+export const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64')
+/** JPEG and WebP signatures followed by noise: what content sniffing looks at. */
+export const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01]), randomBytes(200)])
+export const WEBP = Buffer.concat([Buffer.from('RIFF'), Buffer.from([0x24, 0, 0, 0]), Buffer.from('WEBPVP8 '), randomBytes(200)])
