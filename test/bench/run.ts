@@ -34,6 +34,8 @@ const STAGES: Record<StageName, { title: string, run: (ctx: StageContext) => Pro
 let db: BenchDatabase | undefined
 let dataDir: string | undefined
 let cleaning: Promise<void> | undefined
+/** Set once the run is being aborted: no further stage starts and no result is written. */
+let aborting = false
 
 function cleanup (): Promise<void> {
   cleaning ??= (async () => {
@@ -47,6 +49,8 @@ function cleanup (): Promise<void> {
 }
 
 async function abort (reason: string, code: number): Promise<never> {
+  if (aborting) return new Promise<never>(() => {})
+  aborting = true
   log(`aborting: ${reason}`)
   await cleanup()
   process.exit(code)
@@ -85,12 +89,14 @@ async function main (): Promise<void> {
   const stages: StageResults = {}
   const timings: Record<string, number> = {}
   for (const name of settings.stages) {
+    if (aborting) return
     const stage = STAGES[name]
     log(`--- ${stage.title} (${settings.seconds} s)`)
     const t0 = performance.now()
     try {
       (stages as Record<string, unknown>)[name] = await stage.run(ctx)
     } catch (err) {
+      if (aborting) return
       const message = (err as Error)?.stack ?? String(err)
       log(`${name} failed: ${message}`)
       ;(stages as Record<string, unknown>)[name] = { error: (err as Error)?.message ?? String(err) }
@@ -101,6 +107,7 @@ async function main (): Promise<void> {
     log(`${name} took ${timings[name]} s`)
   }
 
+  if (aborting) return
   const finishedAt = new Date()
   const report = {
     startedAt: startedAt.toISOString(),
@@ -135,8 +142,10 @@ function redact (url: string): string {
 
 try {
   await main()
-  await cleanup()
-  process.exit(0)
+  if (!aborting) {
+    await cleanup()
+    process.exit(0)
+  }
 } catch (err) {
   await abort((err as Error)?.stack ?? String(err), 1)
 }

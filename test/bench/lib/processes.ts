@@ -49,24 +49,34 @@ function track (name: string, proc: ChildProcess, echo: boolean): Child {
       }
     })
   }
-  const exited = new Promise<void>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) resolve()
-    else proc.once('exit', () => resolve())
-  })
   proc.once('exit', () => children.delete(proc))
   return {
     name,
     proc,
     pid: proc.pid!,
     tail,
-    stop: async (timeoutMs = 10_000) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return
-      proc.kill('SIGTERM')
-      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs)
-      await exited
-      clearTimeout(timer)
-    }
+    stop: (timeoutMs = 10_000) => terminate(proc, timeoutMs)
   }
+}
+
+const stopping = new Map<ChildProcess, Promise<void>>()
+
+/** SIGTERM, then SIGKILL after the timeout; once per process however often it is asked. */
+function terminate (proc: ChildProcess, timeoutMs: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
+  let done = stopping.get(proc)
+  if (done === undefined) {
+    done = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs)
+      proc.once('exit', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      proc.kill('SIGTERM')
+    })
+    stopping.set(proc, done)
+  }
+  return done
 }
 
 /** Starts `node <script>` (TypeScript through tsx) with the open-files limit raised; output goes to `tail`. */
@@ -161,14 +171,7 @@ export async function startChatServer (name: string, options: ServerOptions): Pr
 
 /** Stops every child still running: SIGTERM, then SIGKILL after the timeout. */
 export async function stopAllChildren (timeoutMs = 10_000): Promise<void> {
-  await Promise.all([...children].map(async (proc) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-    proc.kill('SIGTERM')
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs)
-    await exited
-    clearTimeout(timer)
-  }))
+  await Promise.all([...children].map((proc) => terminate(proc, timeoutMs)))
 }
 
 /** Last resort from a synchronous 'exit' handler. */
