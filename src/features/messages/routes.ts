@@ -5,7 +5,7 @@ import { MessageSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { documentMultipartBody, UploadFormSchema } from '../files/schemas.ts'
 import {
-  ConversationListSchema, HistoryQuerySchema, MessagePageSchema, MessageParamsSchema, PeerParamsSchema, ReadReceiptSchema,
+  ConversationListSchema, DEFAULT_PAGE_SIZE, HistoryQuerySchema, MessagePageSchema, MessageParamsSchema, PeerParamsSchema, ReadReceiptSchema,
   ReadUpToBodySchema, ReadUpToResultSchema, SendTextBodySchema
 } from './schemas.ts'
 import { MessagesService } from './service.ts'
@@ -77,7 +77,7 @@ export default async function messagesRoutes (app: App) {
         404: errorResponse('USER_NOT_FOUND, or MESSAGE_NOT_FOUND: `before` is not a message of this conversation.')
       }
     }
-  }, async (request) => messages.history(request.auth.userId, request.params.peerId, request.query))
+  }, async (request) => messages.history(request.auth.userId, request.params.peerId, { before: request.query.before, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }))
 
   app.post('/conversations/:peerId/messages', {
     schema: {

@@ -12,9 +12,11 @@ export const SendTextBodySchema = Type.Object({
   content: Type.String({ minLength: 1, maxLength: 10000, description: '1-10,000 Unicode code points, stored and returned exactly as sent.' })
 }, { additionalProperties: false })
 
+export const DEFAULT_PAGE_SIZE = 50
+
 export const HistoryQuerySchema = Type.Object({
   before: Type.Optional(Uuid('Page back: only messages older than this one, which must be a message of this conversation (404 MESSAGE_NOT_FOUND otherwise). Pass the oldest id of the previous page.')),
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size, 1-200.' })
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: DEFAULT_PAGE_SIZE, description: 'Page size, 1-200.' }))
 }, { additionalProperties: false })
 
 export const MessagePageSchema = Type.Object({
