@@ -20,7 +20,7 @@ import { createPasswordHasher, type PasswordHasher } from './lib/passwords.ts'
 import { loadOrCreateSecret } from './lib/secret.ts'
 import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
-import errorsPlugin from './plugins/errors.ts'
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import { ErrorResponseSchema } from './schemas/common.ts'
 import { MODEL_SCHEMAS } from './schemas/models.ts'
@@ -60,7 +60,10 @@ export async function buildApp (config: Config): Promise<App> {
     logger: loggerOptions(config),
     requestTimeout: config.requestTimeoutMs,
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // Errors raised before routing (bad URL encoding, over-long path parameters, malformed HTTP) in the contract's shape too.
+    frameworkErrors,
+    clientErrorHandler
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const jwtSecret = config.jwtSecret ?? loadOrCreateSecret(config.dataDir, (message) => app.log.warn(message))
@@ -71,7 +74,14 @@ export async function buildApp (config: Config): Promise<App> {
 
   await app.register(errorsPlugin)
   await app.register(fastifyHelmet)
-  await app.register(fastifyCors, { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false })
+  await app.register(fastifyCors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    // The plugin's default allows only GET, HEAD and POST: browsers could not PATCH or DELETE.
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    exposedHeaders: ['Retry-After', 'Content-Disposition', 'ETag'],
+    // A malformed preflight would get a text/plain 400, outside the contract's error shape.
+    strictPreflight: false
+  })
   await app.register(fastifyRateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) => ({

@@ -21,10 +21,12 @@ const ERRORS = {
   EMAIL_TAKEN: [409, 'That email is already registered'],
   CONTACT_EXISTS: [409, 'That user is already a contact'],
   MESSAGE_ID_CONFLICT: [409, 'A different message already has that id'],
+  REQUEST_TIMEOUT: [408, 'The request took too long to arrive'],
   PAYLOAD_TOO_LARGE: [413, 'The request body is too large'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Unsupported Content-Type'],
   UNSUPPORTED_IMAGE: [415, 'The image must be PNG, JPEG, GIF or WebP'],
   RATE_LIMITED: [429, 'Too many requests, retry later'],
+  HEADERS_TOO_LARGE: [431, 'The request headers are too large'],
   INTERNAL_ERROR: [500, 'Internal server error'],
   SERVICE_UNAVAILABLE: [503, 'Service unavailable']
 } as const satisfies Record<string, readonly [number, string]>

@@ -2,6 +2,7 @@
 // errors (validation, body limits, media types, rate limits) get their stable code, anything else is a 500
 // that is logged and masked. Also answers unknown routes, and rejects NUL characters in any input.
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, type ErrorCode, statusOf } from '../errors.ts'
@@ -48,6 +49,34 @@ export function sendError (reply: FastifyReply, code: ErrorCode, message: string
     .send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
 }
 
+/** Fastify's frameworkErrors option: errors found while routing, before any hook runs. */
+export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_BAD_URL') {
+    sendError(reply, 'VALIDATION_ERROR', 'The URL is not validly percent-encoded')
+  } else if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    sendError(reply, 'VALIDATION_ERROR', 'A path parameter is too long')
+  } else {
+    request.log.error({ err }, 'routing error')
+    sendError(reply, 'INTERNAL_ERROR', 'Internal server error')
+  }
+}
+
+/** Fastify's clientErrorHandler option: HTTP the parser rejects (no request object exists yet). */
+export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [code, message]: [ErrorCode, string] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? ['REQUEST_TIMEOUT', 'The request took too long to arrive']
+    : err.code === 'HPE_HEADER_OVERFLOW'
+      ? ['HEADERS_TOO_LARGE', 'The request headers are too large']
+      : ['VALIDATION_ERROR', 'Malformed HTTP request']
+  const statusCode = statusOf(code)
+  const body = JSON.stringify({ statusCode, code, error: STATUS_CODES[statusCode], message })
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
+}
+
 function toAppError (err: FastifyError & { validation?: ValidationIssue[], validationContext?: string }): AppError | undefined {
   if (err instanceof AppError) return err
   if (err.validation) return new AppError('VALIDATION_ERROR', validationMessage(err.validation, err.validationContext))
@@ -58,13 +87,22 @@ function toAppError (err: FastifyError & { validation?: ValidationIssue[], valid
   return undefined
 }
 
-/** Finds a NUL character in parsed input; PostgreSQL text cannot store one. */
+/**
+ * Finds a NUL character in parsed input (PostgreSQL text cannot store one). Iterative: a deeply nested
+ * body must not overflow the stack.
+ */
 function findNul (value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined
-  if (value === null || typeof value !== 'object') return undefined
-  for (const [key, inner] of Object.entries(value)) {
-    const found = key.includes('\u0000') ? `${path}/${key}` : findNul(inner, `${path}/${key}`)
-    if (found) return found
+  const pending: Array<[unknown, string]> = [[value, path]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [current, at] = next
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return at
+    } else if (current !== null && typeof current === 'object') {
+      for (const [key, inner] of Object.entries(current)) {
+        if (key.includes('\u0000')) return `${at}/${key.replaceAll('\u0000', '\\u0000')}`
+        pending.push([inner, `${at}/${key}`])
+      }
+    }
   }
   return undefined
 }
@@ -82,6 +120,14 @@ async function errorsPlugin (app: FastifyInstance) {
 
   app.setNotFoundHandler((request, reply) => {
     sendError(reply, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)
+  })
+
+  // Fastify also parses text/plain, and @fastify/multipart multipart bodies, for every route: a route whose
+  // body is JSON takes nothing else (415 rather than a confusing validation error).
+  app.addHook('preParsing', async (request: FastifyRequest) => {
+    const type = request.headers['content-type']
+    if (type === undefined || request.routeOptions.schema?.body === undefined) return
+    if (type.split(';')[0]!.trim().toLowerCase() !== 'application/json') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'This endpoint takes an application/json body')
   })
 
   app.addHook('preValidation', async (request: FastifyRequest) => {

@@ -1,0 +1,298 @@
+// Hardening: the contract's error shape on every bad input (unknown routes, bad JSON, sizes, media types,
+// NUL characters, bad ids), no 500 for anything, security headers, CORS, the auth rate limit.
+import { randomUUID } from 'node:crypto'
+import net from 'node:net'
+import tap from 'tap'
+import { startApp } from './helpers/app.ts'
+import { ERROR_CODES } from '../src/errors.ts'
+import { registerUser, uniqueName } from './helpers/client.ts'
+
+const ALLOWED_ORIGIN = 'https://a.example'
+
+interface Answer {
+  status: number
+  headers: Headers
+  body: any
+  text: string
+}
+
+interface SendOptions {
+  body?: RequestInit['body']
+  headers?: Record<string, string>
+}
+
+async function request (baseUrl: string, method: string, path: string, options: SendOptions = {}): Promise<Answer> {
+  const response = await fetch(`${baseUrl}${path}`, { method, body: options.body, headers: options.headers, duplex: 'half' } as RequestInit)
+  const text = await response.text()
+  let body: unknown
+  try { body = JSON.parse(text) } catch { body = undefined }
+  return { status: response.status, headers: response.headers, body, text }
+}
+
+/** Sends raw bytes (what fetch refuses to send) and answers the status and the parsed body. */
+function raw (baseUrl: string, bytes: string): Promise<{ status: number, body: any }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(new URL(baseUrl).port), '127.0.0.1', () => socket.end(Buffer.from(bytes, 'latin1')))
+    let data = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk) => { data += chunk })
+    socket.on('close', () => {
+      let body: unknown
+      try { body = JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4)) } catch { body = undefined }
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1]), body })
+    })
+    socket.on('error', reject)
+  })
+}
+
+const DECLARED_CODE = new RegExp(`^(${ERROR_CODES.join('|')})$`)
+const errorShape = (status: number) => ({ statusCode: status, code: DECLARED_CODE, error: String, message: String })
+
+tap.test('hardening', async (t) => {
+  const { baseUrl, app } = await startApp(t, { corsOrigins: [ALLOWED_ORIGIN] })
+  const user = await registerUser(baseUrl)
+  const auth = { authorization: `Bearer ${user.token}` }
+  const send = (method: string, path: string, options?: SendOptions) => request(baseUrl, method, path, options)
+
+  /** The contract's error shape, with the expected status and code. */
+  function isError (t: Pick<typeof tap, 'equal' | 'match' | 'same'>, answer: Answer, status: number, code: string | RegExp, message?: RegExp) {
+    t.equal(answer.status, status, `status ${status}`)
+    t.match(answer.headers.get('content-type'), /^application\/json/)
+    t.match(answer.body, { ...errorShape(status), message: message ?? String })
+    t.match(answer.body, { code })
+    t.same(Object.keys(answer.body ?? {}).sort(), ['code', 'error', 'message', 'statusCode'], 'exactly the error shape')
+  }
+
+  const json = (value: unknown) => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json', ...auth } })
+
+  t.test('unknown routes are 404 in the error shape', async (t) => {
+    isError(t, await send('GET', '/nope'), 404, 'ROUTE_NOT_FOUND', /\/nope/)
+    isError(t, await send('DELETE', '/users/me', { headers: auth }), 404, 'ROUTE_NOT_FOUND')
+    isError(t, await send('POST', '/health'), 404, 'ROUTE_NOT_FOUND')
+    const secret = await send('GET', '/nope?access_token=abc.def.ghi')
+    isError(t, secret, 404, 'ROUTE_NOT_FOUND')
+    t.notMatch(secret.text, /abc\.def/, 'the query is not echoed')
+  })
+
+  t.test('unknown body properties are 400 naming the property', async (t) => {
+    isError(t, await send('PATCH', '/users/me', json({ username: uniqueName(), role: 'admin' })), 400, 'VALIDATION_ERROR', /role/)
+    isError(t, await send('POST', '/auth/register', json({ username: uniqueName(), password: 'long enough', email: 'x@example.com', id: randomUUID() })), 400, 'VALIDATION_ERROR', /\bid\b/)
+  })
+
+  t.test('malformed and empty JSON bodies are 400', async (t) => {
+    for (const body of ['{', '{"username": "a",}', 'not json', '{"a":1}{"b":2}', "{'a':1}", '\u0000']) {
+      isError(t, await send('PATCH', '/users/me', { body, headers: { 'content-type': 'application/json', ...auth } }), 400, /^(INVALID_JSON|VALIDATION_ERROR)$/)
+    }
+    isError(t, await send('PATCH', '/users/me', { body: '', headers: { 'content-type': 'application/json', ...auth } }), 400, 'INVALID_JSON')
+    const echoed = await send('POST', '/auth/login', { body: '{"username":"u","password":"do-not-echo-me",}', headers: { 'content-type': 'application/json' } })
+    isError(t, echoed, 400, 'INVALID_JSON')
+    t.notMatch(echoed.text, /do-not-echo-me/, 'the body is not echoed in the error')
+  })
+
+  t.test('JSON that is not an object is 400', async (t) => {
+    for (const body of ['null', '[]', '"text"', '42', 'true', '[{"username":"x"}]']) {
+      isError(t, await send('PATCH', '/users/me', { body, headers: { 'content-type': 'application/json', ...auth } }), 400, 'VALIDATION_ERROR')
+    }
+  })
+
+  t.test('prototype pollution attempts are 400', async (t) => {
+    for (const body of ['{"__proto__":{"isAdmin":true}}', '{"constructor":{"prototype":{"isAdmin":true}}}']) {
+      const answer = await send('PATCH', '/users/me', { body, headers: { 'content-type': 'application/json', ...auth } })
+      isError(t, answer, 400, /^(INVALID_JSON|VALIDATION_ERROR)$/)
+    }
+    t.equal(({} as Record<string, unknown>).isAdmin, undefined)
+  })
+
+  t.test('a JSON body over 1 MiB is 413, with or without Content-Length', async (t) => {
+    const big = JSON.stringify({ username: 'x'.repeat(1024 * 1024 + 10) })
+    isError(t, await send('PATCH', '/users/me', { body: big, headers: { 'content-type': 'application/json', ...auth } }), 413, 'PAYLOAD_TOO_LARGE')
+    isError(t, await send('POST', '/auth/register', { body: big, headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE')
+    const chunks = [Buffer.from('{"username":"'), Buffer.alloc(1024 * 1024 + 10, 'y'), Buffer.from('"}')]
+    const stream = new ReadableStream({
+      pull (controller) {
+        const next = chunks.shift()
+        if (next === undefined) controller.close()
+        else controller.enqueue(next)
+      }
+    })
+    isError(t, await send('PATCH', '/users/me', { body: stream, headers: { 'content-type': 'application/json', ...auth } }), 413, 'PAYLOAD_TOO_LARGE')
+    const justUnder = JSON.stringify({ username: 'x'.repeat(1024 * 1024 - 100) })
+    isError(t, await send('PATCH', '/users/me', { body: justUnder, headers: { 'content-type': 'application/json', ...auth } }), 400, 'VALIDATION_ERROR', /username/)
+  })
+
+  t.test('a body in another media type is 415', async (t) => {
+    const body = JSON.stringify({ username: uniqueName() })
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx', 'image/png']) {
+      isError(t, await send('PATCH', '/users/me', { body, headers: { 'content-type': type, ...auth } }), 415, 'UNSUPPORTED_MEDIA_TYPE')
+    }
+    isError(t, await send('POST', '/auth/login', { body: 'username=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  t.test('odd Content-Type headers never give a 500', async (t) => {
+    const body = JSON.stringify({ avatarUrl: null })
+    for (const type of ['application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json;', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; foo', ';;;', 'application/json, text/plain', '*/*', '']) {
+      const answer = await send('PATCH', '/users/me', { body, headers: { 'content-type': type, ...auth } })
+      t.ok(answer.status === 200 || answer.status === 400 || answer.status === 415, `${JSON.stringify(type)}: ${answer.status}`)
+      if (answer.status !== 200) isError(t, answer, answer.status, /^(VALIDATION_ERROR|INVALID_JSON|UNSUPPORTED_MEDIA_TYPE)$/)
+    }
+    const missing = await send('POST', '/auth/login', { body: new Uint8Array(Buffer.from('{"username":"a","password":"b"}')) })
+    isError(t, missing, 415, 'UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  t.test('a NUL character in a JSON string or a query parameter is 400 naming the field', async (t) => {
+    isError(t, await send('PATCH', '/users/me', json({ username: 'a\u0000b' })), 400, 'VALIDATION_ERROR', /username/)
+    isError(t, await send('PATCH', '/users/me', json({ avatarUrl: 'https://x.example/\u0000' })), 400, 'VALIDATION_ERROR', /avatarUrl/)
+    isError(t, await send('POST', '/auth/login', json({ username: 'someone', password: 'pass\u0000word' })), 400, 'VALIDATION_ERROR', /password/)
+    isError(t, await send('POST', '/auth/register', json({ username: uniqueName(), password: 'long enough', email: 'a\u0000@example.com' })), 400, 'VALIDATION_ERROR', /email/)
+    isError(t, await send('PATCH', '/users/me', { body: '{"user\\u0000name":"x"}', headers: { 'content-type': 'application/json', ...auth } }), 400, 'VALIDATION_ERROR')
+    isError(t, await send('GET', '/users?search=ab%00c', { headers: auth }), 400, 'VALIDATION_ERROR', /search/)
+    isError(t, await send('GET', '/users/%00', { headers: auth }), 400, 'VALIDATION_ERROR', /id/)
+  })
+
+  t.test('a path id that is not a UUID is 400', async (t) => {
+    for (const id of ['abc', '1', `${randomUUID()}0`, 'ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ', '%20']) {
+      isError(t, await send('GET', `/users/${id}`, { headers: auth }), 400, 'VALIDATION_ERROR', /id/)
+    }
+  })
+
+  t.test('nothing returns a 500', async (t) => {
+    const type = { 'content-type': 'application/json' }
+    const requests: Array<[string, string, { body?: string, headers?: Record<string, string> }?]> = [
+      ['GET', '/users/%E0%A4%A', { headers: auth }],
+      ['GET', '/users/%', { headers: auth }],
+      ['GET', '/users?search=%E0', { headers: auth }],
+      ['GET', '/users?search=%', { headers: auth }],
+      ['GET', '/users?search=a&search=b', { headers: auth }],
+      ['GET', '/users?search[a]=1', { headers: auth }],
+      ['GET', `/users?search=${'a'.repeat(10_000)}`, { headers: auth }],
+      ['GET', '/users?search=a&limit=99999999999999999999', { headers: auth }],
+      ['GET', '/users?search=a&limit=-1', { headers: auth }],
+      ['GET', '/users?search=\ud800', { headers: auth }],
+      ['GET', '//users/me', { headers: auth }],
+      ['GET', '/users/me/', { headers: auth }],
+      ['GET', '/users/me?x=%00', { headers: auth }],
+      ['GET', '/health?x=%00'],
+      ['GET', '/events?lastEventId=abc', { headers: auth }],
+      ['GET', '/events?lastEventId=-1', { headers: auth }],
+      ['GET', '/events?lastEventId=99999999999999999999999', { headers: auth }],
+      ['GET', '/events', { headers: { ...auth, 'last-event-id': 'abc' } }],
+      ['GET', '/events', { headers: { ...auth, 'last-event-id': '99999999999999999999999' } }],
+      ['GET', '/events?access_token=garbage'],
+      ['GET', '/events?access_token=%00'],
+      ['POST', '/auth/register', { body: '{"username":1e999,"password":"x","email":"y"}', headers: type }],
+      ['POST', '/auth/register', { body: JSON.stringify({ username: '\ud800\udfff\ud800', password: 'long enough', email: 'x@example.com' }), headers: type }],
+      ['POST', '/auth/register', { body: '{"username":"ab","password":"long enough","email":"\\ud800@example.com"}', headers: type }],
+      ['POST', '/auth/register', { body: `{"username":"${'\\\\'.repeat(100)}","password":"long enough","email":"x@example.com"}`, headers: type }],
+      ['POST', '/auth/login', { body: JSON.stringify({ username: 'x'.repeat(65), password: 'y' }), headers: type }],
+      ['POST', '/auth/login', { body: JSON.stringify({ username: '\ud800', password: '\udfff' }), headers: type }],
+      ['POST', '/auth/token-login', { body: JSON.stringify({ token: 'x'.repeat(5000) }), headers: type }],
+      ['POST', '/auth/token-login', { body: JSON.stringify({ token: 'é.é.é' }), headers: type }],
+      ['POST', '/auth/token-login', { body: JSON.stringify({ token: 'eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.x' }), headers: type }],
+      ['POST', '/auth/logout', { headers: { authorization: `Bearer ${(await registerUser(baseUrl)).token}`, ...type }, body: '{"a":1}' }],
+      ['POST', '/auth/logout', { headers: { authorization: 'Bearer x.y.z' } }],
+      ['PATCH', '/users/me', { body: '[' + '['.repeat(50_000) + ']'.repeat(50_000) + ']', headers: { ...type, ...auth } }],
+      ['PATCH', '/users/me', { body: '{"username":' + '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000) + '}', headers: { ...type, ...auth } }],
+      ['PATCH', '/users/me', { body: JSON.stringify({ avatarUrl: 'https://' + 'x'.repeat(3000) }), headers: { ...type, ...auth } }],
+      ['PATCH', '/users/me', { body: JSON.stringify({ currentPassword: 'x'.repeat(257), password: 'y'.repeat(10) }), headers: { ...type, ...auth } }],
+      ['PATCH', '/users/me', { body: JSON.stringify({ email: `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(60)}` }), headers: { ...type, ...auth } }],
+      ['DELETE', '/users/me', { headers: auth }],
+      ['PUT', '/auth/login', { headers: type, body: '{}' }],
+      ['OPTIONS', '/users/me'],
+      ['OPTIONS', '/nope', { headers: { origin: ALLOWED_ORIGIN } }],
+      ['HEAD', '/health']
+    ]
+    for (const [method, path, options] of requests) {
+      let answer: Answer
+      try {
+        answer = await send(method, path, options)
+      } catch (err) {
+        t.fail(`${method} ${path.slice(0, 60)}: ${(err as Error).message}`)
+        continue
+      }
+      t.ok(answer.status < 500, `${method} ${path.slice(0, 60)} ${options?.body?.slice(0, 40) ?? ''}: ${answer.status}`)
+      if (answer.status >= 400 && method !== 'HEAD') {
+        t.match(answer.body, errorShape(answer.status), 'error shape')
+      }
+    }
+  })
+
+  t.test('raw HTTP oddities get 4xx answers', async (t) => {
+    const cases = [
+      `POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"username":"a"}`,
+      `POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{"username":"a","password":"bbbbbbbb"}`,
+      `GET /users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n`,
+      `POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{"\xff\xfe":"\xc0"}`,
+      `GET /users/${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      'TRACE /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'BREW /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET /users/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET /health HTTP/1.1\r\nHost: x\r\nX: \x01\r\nConnection: close\r\n\r\n',
+      `GET /health HTTP/1.1\r\nHost: x\r\nX: ${'h'.repeat(20_000)}\r\nConnection: close\r\n\r\n`
+    ]
+    for (const bytes of cases) {
+      const { status, body } = await raw(baseUrl, bytes)
+      t.ok(status >= 400 && status < 500, `${JSON.stringify(bytes.slice(0, 50))}: ${status}`)
+      t.match(body, errorShape(status), 'error shape')
+    }
+  })
+
+  t.test('security headers are set on every response', async (t) => {
+    for (const answer of [await send('GET', '/health'), await send('GET', '/nope'), await send('GET', '/users/me')]) {
+      t.equal(answer.headers.get('x-content-type-options'), 'nosniff')
+      t.ok(answer.headers.get('content-security-policy'), 'content-security-policy')
+      t.ok(answer.headers.get('strict-transport-security'), 'strict-transport-security')
+      t.equal(answer.headers.get('x-frame-options'), 'SAMEORIGIN')
+      t.ok(answer.headers.get('referrer-policy'), 'referrer-policy')
+      t.equal(answer.headers.get('x-powered-by'), null)
+    }
+  })
+
+  t.test('the server has a request timeout', async (t) => {
+    t.ok(app.server.requestTimeout > 0, `requestTimeout ${app.server.requestTimeout}`)
+  })
+
+  t.test('CORS only for the configured origins', async (t) => {
+    const allowed = await send('GET', '/users/me', { headers: { ...auth, origin: ALLOWED_ORIGIN } })
+    t.equal(allowed.status, 200)
+    t.equal(allowed.headers.get('access-control-allow-origin'), ALLOWED_ORIGIN)
+    const other = await send('GET', '/users/me', { headers: { ...auth, origin: 'https://b.example' } })
+    t.equal(other.headers.get('access-control-allow-origin'), null)
+    const lookalike = await send('GET', '/users/me', { headers: { ...auth, origin: 'https://a.example.evil.com' } })
+    t.equal(lookalike.headers.get('access-control-allow-origin'), null)
+    const preflight = { 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization, content-type' }
+    const ok = await send('OPTIONS', '/users/me', { headers: { ...preflight, origin: ALLOWED_ORIGIN } })
+    t.ok(ok.status === 204 || ok.status === 200, `preflight ${ok.status}`)
+    t.equal(ok.headers.get('access-control-allow-origin'), ALLOWED_ORIGIN)
+    t.match(ok.headers.get('access-control-allow-methods'), /PATCH/)
+    t.match(ok.headers.get('access-control-allow-headers')?.toLowerCase(), /authorization/)
+    const remove = await send('OPTIONS', `/contacts/${randomUUID()}`, { headers: { 'access-control-request-method': 'DELETE', origin: ALLOWED_ORIGIN } })
+    t.match(remove.headers.get('access-control-allow-methods'), /DELETE/)
+    t.match(allowed.headers.get('access-control-expose-headers'), /Retry-After/, 'browsers may read Retry-After')
+    const refused = await send('OPTIONS', '/users/me', { headers: { ...preflight, origin: 'https://b.example' } })
+    t.equal(refused.headers.get('access-control-allow-origin'), null)
+    t.ok(refused.status < 500)
+  })
+
+})
+
+tap.test('register, login and token-login are rate limited per client address: 429 with Retry-After', async (t) => {
+  const { baseUrl } = await startApp(t, { rateLimitAuthPerMinute: 3 })
+  const send = (method: string, path: string, options?: SendOptions) => request(baseUrl, method, path, options)
+  const user = await registerUser(baseUrl)
+  const type = { 'content-type': 'application/json' }
+  const attempt = () => send('POST', '/auth/login', { body: JSON.stringify({ username: user.username, password: 'wrong password' }), headers: type })
+  for (let i = 1; i <= 3; i++) t.equal((await attempt()).status, 401)
+  const limited = await attempt()
+  t.equal(limited.status, 429)
+  t.match(limited.body, { statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests', message: String })
+  t.same(Object.keys(limited.body).sort(), ['code', 'error', 'message', 'statusCode'])
+  const retryAfter = Number(limited.headers.get('retry-after'))
+  t.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 60, `Retry-After: ${limited.headers.get('retry-after')}`)
+  const right = await send('POST', '/auth/login', { body: JSON.stringify({ username: user.username, password: user.password }), headers: type })
+  t.equal(right.status, 429, 'even the right password waits')
+  t.equal((await send('GET', '/users/me', { headers: { authorization: `Bearer ${user.token}` } })).status, 200, 'other endpoints are not limited')
+  for (let i = 1; i <= 2; i++) t.equal((await send('POST', '/auth/register', { body: JSON.stringify({ username: uniqueName(), password: 'long enough', email: `${randomUUID()}@example.com` }), headers: type })).status, 201)
+  t.equal((await send('POST', '/auth/register', { body: JSON.stringify({ username: uniqueName(), password: 'long enough', email: `${randomUUID()}@example.com` }), headers: type })).status, 429, 'register: the 4th is refused')
+  for (let i = 1; i <= 3; i++) t.equal((await send('POST', '/auth/token-login', { body: JSON.stringify({ token: user.token }), headers: type })).status, 200)
+  t.equal((await send('POST', '/auth/token-login', { body: JSON.stringify({ token: user.token }), headers: type })).status, 429, 'token-login: the 4th is refused')
+})
