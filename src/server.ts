@@ -2,6 +2,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { LockedError } from './lib/dir-lock.ts'
 
 let config
 try {
@@ -14,7 +15,19 @@ try {
   throw err
 }
 
-const app = await buildApp(config)
+/** A start-up failure the operator can fix: one line, no stack trace. */
+function stop (message: string): never {
+  process.stderr.write(`chat-server: ${message}\n`)
+  process.exit(1)
+}
+
+let app: Awaited<ReturnType<typeof buildApp>>
+try {
+  app = await buildApp(config)
+} catch (err) {
+  if (err instanceof LockedError) stop(`cannot open the embedded database: ${err.message}`)
+  throw err
+}
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'stopping after an error')
@@ -22,7 +35,14 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   await app.close()
 })
 
-await app.listen({ port: config.port, host: config.host })
+try {
+  await app.listen({ port: config.port, host: config.host })
+} catch (err) {
+  await app.close()
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') stop(`cannot listen on ${config.host}:${config.port} (${code}): check HOST and PORT`)
+  throw err
+}
 const address = app.server.address()
 const base = typeof address === 'object' && address !== null
   ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
