@@ -12,7 +12,10 @@ export type BusMessage =
   /** Sessions of a user were revoked: close the streams whose session is no longer live. */
   | { t: 'r', u: string }
 
-type Envelope = BusMessage & { i: string }
+/** The listening connection's self-test: an instance's own ping must come back through LISTEN. */
+type Ping = { t: 'k' }
+
+type Envelope = (BusMessage | Ping) & { i: string }
 
 export interface Bus {
   readonly instanceId: string
@@ -31,14 +34,19 @@ const CHANNEL = 'chat_events'
 // NOTIFY payloads must stay under 8000 bytes.
 const MAX_PAYLOAD = 7000
 
-export async function createBus (database: Database): Promise<Bus> {
+export interface BusOptions {
+  /** How often the listening connection checks itself with a ping through NOTIFY. */
+  watchdogMs?: number
+}
+
+export async function createBus (database: Database, { watchdogMs = 2000 }: BusOptions = {}): Promise<Bus> {
   const instanceId = randomUUID()
   const handlers: Array<(message: BusMessage) => void> = []
   const reconnectHandlers: Array<() => void> = []
   const deliver = (message: BusMessage) => {
     for (const handler of handlers) handler(message)
   }
-  const encode = (message: BusMessage): string => {
+  const encode = (message: BusMessage | Ping): string => {
     let payload = JSON.stringify({ ...message, i: instanceId })
     if (payload.length > MAX_PAYLOAD && message.t === 'e') payload = JSON.stringify({ t: 'e', u: '*', i: instanceId })
     return payload
@@ -55,21 +63,49 @@ export async function createBus (database: Database): Promise<Bus> {
     }
   }
 
+  const client = database.client
   let connectedOnce = false
-  const subscription = await database.client.listen(CHANNEL, (payload) => {
+  let pingSentAt: number | undefined
+  const onNotify = (payload: string) => {
     let envelope: Envelope
     try {
       envelope = JSON.parse(payload) as Envelope
     } catch {
       return
     }
+    if (envelope.t === 'k') {
+      if (envelope.i === instanceId) pingSentAt = undefined
+      return
+    }
     if (envelope.i === instanceId) return // our own: already delivered locally
     deliver(envelope)
-  }, () => {
+  }
+  const onListen = () => {
     // Runs on every (re)connect of the listening connection.
+    pingSentAt = undefined
     if (connectedOnce) for (const handler of reconnectHandlers) handler()
     connectedOnce = true
-  })
+  }
+  let subscription = await client.listen(CHANNEL, onNotify, onListen)
+
+  // postgres.js re-listens by itself when the connection drops, but gives up for good if that one attempt
+  // fails (database restarting): an unanswered ping tells us to listen again ourselves.
+  let checking = false
+  const watchdog = setInterval(() => {
+    if (checking) return
+    checking = true
+    const check = async () => {
+      if (pingSentAt === undefined) {
+        pingSentAt = Date.now()
+        await client`select pg_notify(${CHANNEL}, ${encode({ t: 'k' })})`
+      } else if (Date.now() - pingSentAt > watchdogMs * 2.5) {
+        await subscription.unlisten().catch(() => {})
+        subscription = await client.listen(CHANNEL, onNotify, onListen)
+      }
+    }
+    check().catch(() => {}).finally(() => { checking = false })
+  }, watchdogMs)
+  watchdog.unref()
 
   return {
     instanceId,
@@ -82,6 +118,9 @@ export async function createBus (database: Database): Promise<Bus> {
     },
     onMessage: (handler) => { handlers.push(handler) },
     onReconnect: (handler) => { reconnectHandlers.push(handler) },
-    close: () => subscription.unlisten()
+    close: async () => {
+      clearInterval(watchdog)
+      await subscription.unlisten()
+    }
   }
 }

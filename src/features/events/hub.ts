@@ -6,6 +6,8 @@ import type { EventStream } from './stream.ts'
 import type { StoredEvent } from './repository.ts'
 
 const PAGE = 500
+/** After a failed database read, how long a hub waits before trying again. */
+const RETRY_MS = 1000
 
 export interface HubStore {
   latestEventId: (userId: string) => Promise<number>
@@ -18,13 +20,31 @@ class UserHub {
   lastId: number | undefined
   private reading = false
   private behind = false
+  private retry: NodeJS.Timeout | undefined
 
   constructor (readonly userId: string, private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
 
-  async init (): Promise<void> {
-    const latest = await this.store.latestEventId(this.userId)
-    this.lastId = latest
-    if (this.behind) this.catchUp()
+  /** Learns where the user's ids stand; events offered meanwhile are read from the database afterwards. */
+  init (): void {
+    this.store.latestEventId(this.userId).then((latest) => {
+      this.lastId = latest
+      if (this.behind) this.catchUp()
+    }, (err: unknown) => {
+      this.log.error({ err, userId: this.userId }, 'event hub could not read the newest event id')
+      this.retryLater(() => this.init())
+    })
+  }
+
+  /** The hub lost its last stream: stop retrying. */
+  dispose (): void {
+    clearTimeout(this.retry)
+    this.streams.clear()
+  }
+
+  private retryLater (again: () => void): void {
+    clearTimeout(this.retry)
+    this.retry = setTimeout(() => { if (this.streams.size > 0) again() }, RETRY_MS)
+    this.retry.unref()
   }
 
   offer (events: StoredEvent[]): void {
@@ -63,7 +83,9 @@ class UserHub {
     }
     this.reading = true
     this.readUntilCurrent().catch((err: unknown) => {
+      // Retry, or the streams would wait for the user's next event to learn of the ones missed here.
       this.log.error({ err, userId: this.userId }, 'event hub catch-up failed')
+      this.retryLater(() => this.catchUp())
     })
   }
 
@@ -88,29 +110,23 @@ class UserHub {
 
 export class Hubs {
   private readonly byUser = new Map<string, UserHub>()
-  private readonly ready = new Map<string, Promise<void>>()
 
   constructor (private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
 
-  /** Adds a stream; resolves with the newest event id the hub knows (the `ready` event's lastEventId). */
-  async attach (stream: EventStream): Promise<{ lastEventId: number, first: boolean }> {
+  /**
+   * Adds a stream. From now on the stream is pushed every event the hub forwards; it must read the database
+   * itself for whatever committed before (EventStream.start does).
+   */
+  attach (stream: EventStream): void {
     let hub = this.byUser.get(stream.userId)
-    const first = hub === undefined
     if (hub === undefined) {
       hub = new UserHub(stream.userId, this.store, this.log)
       this.byUser.set(stream.userId, hub)
-      const init = hub.init()
-      this.ready.set(stream.userId, init)
-      init.finally(() => this.ready.delete(stream.userId)).catch(() => {})
+      hub.streams.add(stream)
+      hub.init()
+    } else {
+      hub.streams.add(stream)
     }
-    hub.streams.add(stream)
-    try {
-      await this.ready.get(stream.userId)
-    } catch (err) {
-      this.detach(stream)
-      throw err
-    }
-    return { lastEventId: hub.lastId!, first }
   }
 
   /** Removes a stream; true when it was the user's last stream on this instance. */
@@ -119,6 +135,7 @@ export class Hubs {
     if (hub === undefined || !hub.streams.delete(stream)) return false
     if (hub.streams.size > 0) return false
     this.byUser.delete(stream.userId)
+    hub.dispose()
     return true
   }
 

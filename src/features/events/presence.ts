@@ -11,6 +11,7 @@ export class Presence {
   /** Per-user queue, so a quick open-then-close applies in order. */
   private readonly queues = new Map<string, Promise<void>>()
   private timer: NodeJS.Timeout | undefined
+  private renewal: Promise<void> = Promise.resolve()
 
   constructor (
     private readonly db: Db,
@@ -31,13 +32,15 @@ export class Presence {
   async start (): Promise<void> {
     await this.db.insert(instances).values({ id: this.instanceId })
     this.timer = setInterval(() => {
-      this.renewAndSweep().catch((err: unknown) => this.log.error({ err }, 'presence renewal failed'))
+      this.renewal = this.renewal.then(() => this.renewAndSweep()).catch((err: unknown) => this.log.error({ err }, 'presence renewal failed'))
     }, this.renewMs)
     this.timer.unref()
   }
 
   async stop (): Promise<void> {
     clearInterval(this.timer)
+    // A renewal still running would write our instance row back after we delete it.
+    await this.renewal
     await Promise.allSettled(this.queues.values())
     const users = [...this.local.keys()]
     this.local.clear()
@@ -106,12 +109,20 @@ export class Presence {
   }
 
   private async renewAndSweep (): Promise<void> {
-    await this.db.insert(instances).values({ id: this.instanceId })
+    const [renewed] = await this.db.insert(instances).values({ id: this.instanceId })
       .onConflictDoUpdate({ target: instances.id, set: { lastSeen: sql`now()` } })
-    // Re-assert our rows: a long pause (GC, suspended VM) may have let another instance sweep them.
-    const mine = [...this.local.keys()]
-    if (mine.length > 0) {
-      await this.db.insert(presence).values(mine.map((userId) => ({ userId, instanceId: this.instanceId }))).onConflictDoNothing()
+      .returning({ inserted: sql<boolean>`xmax = 0` })
+    if (renewed?.inserted === true) {
+      // Our row was gone: a long pause (GC, suspended VM) let another instance sweep us, and our presence
+      // rows with it. Re-assert them through each user's queue, so a stream closing meanwhile is not undone.
+      this.log.warn('this instance\'s presence was swept while it was alive: re-asserting it')
+      for (const userId of this.local.keys()) {
+        this.enqueue(userId, async () => {
+          if (!this.local.has(userId)) return
+          await this.db.insert(presence).values({ userId, instanceId: this.instanceId }).onConflictDoNothing()
+          await this.bus.publish({ t: 'p', u: userId, o: true })
+        }).catch(() => {})
+      }
     }
     const dead = (await this.db.select({ id: instances.id }).from(instances).where(lt(instances.lastSeen, this.expiry))).map((row) => row.id)
     if (dead.length === 0) return

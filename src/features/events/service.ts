@@ -36,6 +36,8 @@ export class EventsService {
   readonly hubs: Hubs
   readonly presence: Presence
   private timers: NodeJS.Timeout[] = []
+  private stopped = false
+  private pruning: Promise<unknown> = Promise.resolve()
 
   constructor (
     private readonly db: Db,
@@ -61,16 +63,23 @@ export class EventsService {
     const heartbeat = setInterval(() => {
       for (const stream of this.hubs.allStreams()) stream.heartbeat()
     }, this.config.sseHeartbeatMs)
-    const prune = setInterval(() => { this.prune().catch((err: unknown) => this.log.error({ err }, 'event pruning failed')) }, this.config.pruneIntervalMs)
+    // Prune at start too: an instance restarted more often than the interval would otherwise never prune.
+    this.schedulePrune()
+    const prune = setInterval(() => this.schedulePrune(), this.config.pruneIntervalMs)
     for (const timer of [heartbeat, prune]) timer.unref()
     this.timers.push(heartbeat, prune)
   }
 
   /** Ends every stream (clients reconnect elsewhere and resume) and withdraws this instance's presence. */
   async stop (): Promise<void> {
+    this.stopped = true
     for (const timer of this.timers) clearInterval(timer)
     for (const stream of [...this.hubs.allStreams()]) stream.close()
-    await this.presence.stop()
+    await Promise.all([this.presence.stop(), this.pruning])
+  }
+
+  private schedulePrune (): void {
+    this.pruning = this.pruning.then(() => this.prune()).catch((err: unknown) => this.log.error({ err }, 'event pruning failed'))
   }
 
   /**
@@ -101,24 +110,38 @@ export class EventsService {
       read: (afterId, limit) => readEventsAfter(this.db, userId, afterId, limit),
       stallTimeoutMs: this.config.sseStallTimeoutMs
     })
-    const { lastEventId } = await this.hubs.attach(stream)
-    stream.onClosed = () => {
-      this.hubs.detach(stream)
-      this.presence.streamClosed(userId).catch(() => {})
-    }
-    if (stream.closed) { // the client left while we were attaching
-      stream.onClosed()
+    if (this.stopped || stream.closed) { // shutting down, or the client already left
+      stream.close()
       return
     }
-    this.presence.streamOpened(userId).catch(() => {})
-    let preamble = `retry: ${this.config.sseRetryMs}\n\nevent: ready\ndata: ${JSON.stringify({ userId, lastEventId: String(lastEventId) })}\n\n`
-    let after = lastEventId
-    if (resumeAfter !== undefined) {
-      const reason = await this.resetReason(userId, resumeAfter, lastEventId)
-      if (reason === undefined) after = resumeAfter
-      else preamble += `event: reset\ndata: ${JSON.stringify({ reason })}\n\n`
+    // Attach before reading where the user's ids stand: whatever commits after that read is then either
+    // pushed to the stream or read by its start(), never missed.
+    this.hubs.attach(stream)
+    let counted = false
+    stream.onClosed = () => {
+      this.hubs.detach(stream)
+      if (counted) this.presence.streamClosed(userId).catch(() => {})
     }
-    stream.start(preamble, after)
+    try {
+      // Read from the database, not from the hub: a hub may not yet know of an event committed elsewhere
+      // that the client has already seen on another instance.
+      const lastEventId = (await latestEventId(this.db, userId)) ?? 0
+      let preamble = `retry: ${this.config.sseRetryMs}\n\nevent: ready\ndata: ${JSON.stringify({ userId, lastEventId: String(lastEventId) })}\n\n`
+      let after = lastEventId
+      if (resumeAfter !== undefined) {
+        const reason = await this.resetReason(userId, resumeAfter, lastEventId)
+        if (reason === undefined) after = resumeAfter
+        else preamble += `event: reset\ndata: ${JSON.stringify({ reason })}\n\n`
+      }
+      if (stream.closed) return
+      counted = true
+      // Online before `ready`: once the client is told it is connected, its contacts see it online.
+      await this.presence.streamOpened(userId)
+      stream.start(preamble, after)
+    } catch (err) {
+      stream.close()
+      throw err
+    }
   }
 
   /** Why a resume from `afterId` cannot be served, if it cannot. */

@@ -24,6 +24,8 @@ export class EventStream {
   private readonly options: EventStreamOptions
   /** Id of the newest event written to this stream. */
   private lastSent = 0
+  /** Until start(), pushes are dropped: start() reads everything after its resume point itself. */
+  private started = false
   private catchingUp = false
   /** Something was pushed while catching up or blocked: read the database again before going live. */
   private behind = false
@@ -39,10 +41,14 @@ export class EventStream {
     this.res = options.res
     this.res.on('drain', () => this.onDrain())
     this.res.on('close', () => this.markClosed())
+    // The client may have left while the request was authenticated: 'close' has then already fired.
+    if (this.res.destroyed) this.closed = true
   }
 
   /** Writes the opening lines, then everything after `afterId`, then goes live. */
   start (preamble: string, afterId: number): void {
+    if (this.closed || this.started) return
+    this.started = true
     this.lastSent = afterId
     this.write(preamble)
     this.catchUp()
@@ -50,7 +56,7 @@ export class EventStream {
 
   /** Live events of this user, in id order (from the hub). */
   push (events: StoredEvent[]): void {
-    if (this.closed) return
+    if (this.closed || !this.started) return
     if (this.catchingUp || this.blocked) {
       this.behind = true
       return
@@ -68,25 +74,29 @@ export class EventStream {
 
   /** An event without id (presence): best effort, dropped when the client is not reading. */
   sendTransient (type: string, data: string): void {
-    if (this.closed || this.blocked) return
+    if (this.closed || this.blocked || !this.started) return
     this.write(`event: ${type}\ndata: ${data}\n\n`)
   }
 
   heartbeat (): void {
-    if (this.closed || this.blocked) return
+    if (this.closed || this.blocked || !this.started) return
     this.write(': ping\n\n')
   }
 
   /** Tells the client its session ended, then closes. */
   revoke (): void {
-    if (this.closed) return
-    this.res.end('event: session.revoked\ndata: {}\n\n')
-    this.markClosed()
+    this.end('event: session.revoked\ndata: {}\n\n')
   }
 
   close (): void {
+    this.end('')
+  }
+
+  private end (last: string): void {
     if (this.closed) return
-    this.res.end()
+    // A client that is not reading would never receive the end, and its socket would hold the server open.
+    if (this.blocked) this.res.destroy()
+    else this.res.end(last)
     this.markClosed()
   }
 
@@ -129,6 +139,11 @@ export class EventStream {
     this.onClosed?.()
   }
 
+  /** Bytes written but not yet handed to the kernel (bounded by the socket's backpressure). */
+  get bufferedBytes (): number {
+    return this.res.writableLength
+  }
+
   /** Set by the hub: runs once when the connection ends, however it ends. */
   onClosed: (() => void) | undefined
 
@@ -150,6 +165,8 @@ export class EventStream {
         for (;;) {
           const page = await this.options.read(this.lastSent, PAGE)
           if (this.closed) return
+          // A user's ids have no holes, so a jump means pruning removed events after our position.
+          if (page.length > 0 && page[0]!.id > this.lastSent + 1) this.write(`event: reset\ndata: ${JSON.stringify({ reason: 'expired' })}\n\n`)
           for (const event of page) {
             if (this.blocked) await this.waitForDrain()
             if (this.closed) return

@@ -1,0 +1,203 @@
+// Several instances on one PostgreSQL database act as one service: events, logouts and presence cross
+// instances, a killed LISTEN connection recovers without losing an event, a dead instance's users go offline.
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { eq } from 'drizzle-orm'
+import postgres from 'postgres'
+import t, { type Test } from 'tap'
+import { instances, presence } from '../src/db/schema.ts'
+import { createTestDatabase, startApp, type TestApp, usingPostgres } from './helpers/app.ts'
+import { addContact, apiClient, registerUser, type TestUser } from './helpers/client.ts'
+import { connectSse, type ConnectOptions, type SseConnection } from './helpers/sse.ts'
+
+const skip = usingPostgres ? false : 'several instances need PostgreSQL (PGlite serves one process): set DATABASE_URL'
+const LONG = 60_000
+const RENEW_MS = 300
+
+let a: TestApp
+let b: TestApp
+let databaseUrl: string
+if (usingPostgres) {
+  databaseUrl = (await createTestDatabase(t))!
+  a = await startApp(t, { databaseUrl, presenceRenewMs: RENEW_MS })
+  b = await startApp(t, { databaseUrl, presenceRenewMs: RENEW_MS })
+}
+
+async function open (t: Test, on: TestApp, user: TestUser, options: Omit<ConnectOptions, 'token'> = {}): Promise<SseConnection> {
+  const stream = await connectSse(on.baseUrl, { token: user.token, ...options })
+  t.teardown(() => stream.close())
+  t.equal(stream.status, 200, 'stream opened')
+  await stream.waitForEvent('ready', LONG)
+  return stream
+}
+
+/** The user as seen through another instance (same token, other base URL). */
+function via (on: TestApp, user: TestUser): TestUser {
+  return { ...user, api: apiClient(on.baseUrl, user.token) }
+}
+
+async function until (check: () => boolean | Promise<boolean>, what: string, timeoutMs = LONG): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(25)
+  }
+}
+
+async function avatar (user: TestUser, tag: string): Promise<void> {
+  const { response } = await user.api.PATCH('/users/me', { body: { avatarUrl: `https://example.com/${tag}` } })
+  if (response.status !== 200) throw new Error(`PATCH ${response.status}`)
+}
+
+function range (from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
+
+t.test('an event caused on one instance reaches streams on the other', { skip }, async (t) => {
+  const alice = await registerUser(a.baseUrl)
+  const onA = await open(t, a, alice)
+  const onB = await open(t, b, alice)
+  const bob = await registerUser(b.baseUrl)
+  t.equal((await alice.api.POST('/contacts', { body: { userId: bob.id } })).response.status, 201)
+  await avatar(via(b, alice), 'from-b')
+  for (const stream of [onA, onB]) {
+    await stream.waitFor(() => stream.durable().length >= 2, LONG)
+    t.same(stream.durable().map((e) => [e.id, e.event]), [[1, 'contact.added'], [2, 'profile.updated']])
+  }
+})
+
+t.test('concurrent writers on both instances: every stream gets every id once, in order', { skip }, async (t) => {
+  const alice = await registerUser(a.baseUrl)
+  const streams = [await open(t, a, alice), await open(t, b, alice)]
+  await Promise.all(range(0, 9).map(async (writer) => {
+    const user = via(writer % 2 === 0 ? a : b, alice)
+    for (let i = 0; i < 30; i++) await avatar(user, `${writer}/${i}`)
+  }))
+  streams.push(await open(t, b, alice, { lastEventId: '0' }), await open(t, a, alice, { lastEventId: '150' }))
+  const from = [1, 1, 1, 151]
+  for (const [i, stream] of streams.entries()) {
+    await stream.waitFor(() => stream.durable().length >= 301 - from[i]!, LONG, `stream ${i}: every event`)
+    t.same(stream.durable().map((e) => e.id), range(from[i]!, 300), `stream ${i}: ids ${from[i]}..300 once, in order`)
+  }
+})
+
+t.test('resuming on the other instance right after an event is never told the id is unknown', { skip }, async (t) => {
+  const alice = await registerUser(a.baseUrl)
+  const onA = await open(t, a, alice)
+  await open(t, b, alice) // B already follows alice, and learns of A's events through NOTIFY
+  for (let i = 1; i <= 20; i++) {
+    await avatar(alice, `resume/${i}`)
+    await onA.waitFor(() => onA.durable().length >= i, LONG)
+    const resumed = await open(t, b, alice, { lastEventId: String(i) })
+    t.notOk(resumed.frames.some((f) => f.event === 'reset'), `resume from ${i} on the other instance: no reset`)
+    t.ok(Number(JSON.parse(resumed.frames[0]!.data).lastEventId) >= i, 'ready knows the newest event')
+    resumed.close()
+  }
+})
+
+t.test('logout on one instance closes the session\'s streams on the other', { skip }, async (t) => {
+  const alice = await registerUser(a.baseUrl)
+  const onB = await open(t, b, alice)
+  const other = await apiClient(b.baseUrl).POST('/auth/login', { body: { username: alice.username, password: alice.password } })
+  const keeper = await open(t, b, { ...alice, token: other.data!.token })
+  t.equal((await alice.api.POST('/auth/logout')).response.status, 204)
+  await onB.waitForEvent('session.revoked', LONG)
+  await onB.ended
+  t.ok(onB.isEnded(), 'closed on the other instance')
+  t.notOk(keeper.isEnded(), 'another session\'s stream stays')
+
+  // Password change on B revokes A's streams of the other sessions.
+  const third = await apiClient(a.baseUrl).POST('/auth/login', { body: { username: alice.username, password: alice.password } })
+  const onA = await open(t, a, { ...alice, token: third.data!.token })
+  const changed = await apiClient(b.baseUrl, other.data!.token).PATCH('/users/me', { body: { password: 'another good password', currentPassword: alice.password } })
+  t.equal(changed.response.status, 200)
+  await onA.waitForEvent('session.revoked', LONG)
+  await onA.ended
+  t.notOk(keeper.isEnded())
+})
+
+t.test('presence crosses instances', { skip }, async (t) => {
+  const alice = await registerUser(a.baseUrl)
+  const bob = await registerUser(a.baseUrl)
+  await addContact(alice, bob)
+  const watcher = await open(t, a, alice)
+  const online = async (on: TestApp) => (await apiClient(on.baseUrl, alice.token).GET('/contacts')).data!.contacts[0]!.online
+
+  const bobOnB = await open(t, b, bob)
+  t.same(JSON.parse((await watcher.waitForEvent('presence', LONG)).data), { userId: bob.id, online: true }, 'online, seen on the other instance')
+  t.equal(await online(a), true)
+  t.equal(await online(b), true)
+  const bobOnA = await open(t, a, bob)
+  bobOnB.close()
+  await sleep(RENEW_MS * 4) // long enough for a wrong offline flip to be announced and expire
+  t.equal(await online(a), true, 'still online: a stream is open on the other instance')
+  t.equal(watcher.frames.filter((f) => f.event === 'presence').length, 1, 'no flip while a stream stays open anywhere')
+  bobOnA.close()
+  t.same(JSON.parse((await watcher.waitForEvent('presence', LONG)).data), { userId: bob.id, online: false })
+  await until(async () => !await online(b), 'offline everywhere', 5_000)
+})
+
+t.test('a killed LISTEN connection reconnects and catches up without losing an event', { skip }, async (t) => {
+  const alice = await registerUser(a.baseUrl)
+  const onB = await open(t, b, alice)
+  const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} })
+  t.teardown(() => admin.end())
+  const listeners = async () => (await admin`select pid from pg_stat_activity where datname = current_database() and query ilike 'listen%' and pid <> pg_backend_pid()`).map((row) => row.pid as number)
+  await until(async () => (await listeners()).length === 2, 'both instances to listen')
+
+  // An event whose notice B never gets: written straight to the tables, as if its NOTIFY had been lost.
+  const lost = randomUUID()
+  await admin.begin(async (tx) => {
+    const [row] = await tx`update users set last_event_id = last_event_id + 1 where id = ${alice.id} returning last_event_id`
+    await tx`insert into events (user_id, id, type, data) values (${alice.id}, ${row!.last_event_id}, 'contact.removed', ${JSON.stringify({ contactId: lost })})`
+  })
+
+  // Kill the listening connections while instance A keeps writing.
+  const before = await listeners()
+  let writing = true
+  let written = 0
+  const writer = (async () => {
+    while (writing) {
+      await avatar(alice, `during/${written}`)
+      written++
+    }
+  })()
+  await until(() => written >= 3, 'writes before the kill')
+  for (const pid of before) await admin`select pg_terminate_backend(${pid})`
+  await until(async () => {
+    const now = await listeners()
+    return now.length === 2 && !now.some((pid) => before.includes(pid))
+  }, 'the instances to listen again')
+  const target = written + 5
+  await until(() => written >= target, 'writes after the reconnect')
+  writing = false
+  await writer
+  const total = written + 1
+  await onB.waitFor(() => onB.durable().length >= total, LONG, `all ${total} events on B`)
+  t.same(onB.durable().map((e) => e.id), range(1, total), 'every id once, in order')
+  t.same(onB.durable()[0]!.data, { contactId: lost }, 'the event whose notice was lost arrived after the reconnect')
+
+  // Live delivery works again through the new connection.
+  await avatar(alice, 'after')
+  await onB.waitFor(() => onB.durable().length >= total + 1, LONG)
+  t.equal(onB.durable().at(-1)!.id, total + 1)
+})
+
+t.test('an instance that dies without cleanup stops counting its users online', { skip }, async (t) => {
+  // A crashed instance leaves its rows and stops renewing them: make exactly that state.
+  const alice = await registerUser(a.baseUrl)
+  const ghost = await registerUser(a.baseUrl)
+  await addContact(alice, ghost)
+  const watcher = await open(t, b, alice)
+  const dead = randomUUID()
+  await a.app.db.insert(instances).values({ id: dead })
+  await a.app.db.insert(presence).values({ userId: ghost.id, instanceId: dead })
+  const online = async () => (await apiClient(a.baseUrl, alice.token).GET(`/users/{id}`, { params: { path: { id: ghost.id } } })).data!.online
+  t.equal(await online(), true, 'online while its instance renews')
+  const diedAt = Date.now()
+  await until(async () => !await online(), 'the dead instance\'s user to show offline', 10_000)
+  t.ok(Date.now() - diedAt < RENEW_MS * 3 + 5_000, 'offline within a bounded time')
+  t.same(JSON.parse((await watcher.waitForEvent('presence', LONG)).data), { userId: ghost.id, online: false }, 'watchers are told')
+  await until(async () => (await a.app.db.select().from(instances).where(eq(instances.id, dead))).length === 0, 'the dead instance to be swept')
+  t.same(await a.app.db.select().from(presence).where(eq(presence.userId, ghost.id)), [], 'its presence rows are gone')
+})
