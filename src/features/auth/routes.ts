@@ -50,6 +50,7 @@ export default async function authRoutes (app: App) {
         200: { ...ref(SessionSchema), description: 'A new session.' },
         400: invalid,
         401: errorResponse('INVALID_CREDENTIALS'),
+        413: errorResponse('PAYLOAD_TOO_LARGE'),
         415: errorResponse('UNSUPPORTED_MEDIA_TYPE'),
         429: tooMany
       }
@@ -69,6 +70,7 @@ export default async function authRoutes (app: App) {
         200: { ...ref(SessionSchema), description: 'The same session with a renewed token.' },
         400: invalid,
         401: errorResponse('TOKEN_INVALID: invalid, expired or revoked.'),
+        413: errorResponse('PAYLOAD_TOO_LARGE'),
         415: errorResponse('UNSUPPORTED_MEDIA_TYPE'),
         429: tooMany
       }

@@ -17,6 +17,6 @@ export const SearchQuerySchema = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'At most this many users (default 20).' }))
 }, { additionalProperties: false })
 
-export const UserListSchema = Type.Object({ users: Type.Array(ref(PublicUserSchema)) })
+export const UserListSchema = Type.Object({ users: Type.Array(ref(PublicUserSchema)) }, { description: 'The matching users, ordered by username.' })
 
 export const UserIdParamsSchema = Type.Object({ id: Uuid() })
