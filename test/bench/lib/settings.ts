@@ -25,6 +25,10 @@ export interface Settings {
   window: number
   /** C: most idle streams to open. */
   idleStreams: number
+  /** C: longest time spent opening streams, in seconds. */
+  idleOpenSeconds: number
+  /** C: SSE_HEARTBEAT_MS of the server under test. */
+  heartbeatMs: number
   /** Q: messages in the seeded conversation. */
   historyRows: number
   /** Extra node flags for servers under test (e.g. --cpu-prof). */
@@ -54,6 +58,8 @@ export function loadSettings (): Settings {
     pipelining: int('BENCH_PIPELINING', 10, 1, 100),
     window: int('BENCH_WINDOW', Math.max(pairs * 4, 64), 1, 100000),
     idleStreams: int('BENCH_IDLE_STREAMS', 20000, 1, 1000000),
+    idleOpenSeconds: int('BENCH_IDLE_OPEN_SECONDS', Math.max(90, seconds * 6), 1, 3600),
+    heartbeatMs: int('BENCH_HEARTBEAT_MS', 2000, 100, 60000),
     historyRows: int('BENCH_HISTORY_ROWS', 1_000_000, 1000, 100_000_000),
     serverNodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir=test/bench/results/profiles', ...extra] : extra,
     deadlineSeconds: int('BENCH_DEADLINE_SECONDS', 300 + seconds * 16, 60)

@@ -91,7 +91,7 @@ function ask<T> (child: Child, message: Serializable, timeoutMs: number): Promis
 
 export async function runIdle (ctx: StageContext): Promise<IdleResult> {
   const { settings } = ctx
-  const heartbeatMs = Number(process.env.BENCH_HEARTBEAT_MS ?? 2000)
+  const { heartbeatMs } = settings
   const limit = hardFileLimit()
   const target = Math.min(settings.idleStreams, limit - FD_RESERVE)
   const limitedBy = target < settings.idleStreams ? `open files (ulimit -Hn ${limit})` : 'BENCH_IDLE_STREAMS'
@@ -124,7 +124,7 @@ export async function runIdle (ctx: StageContext): Promise<IdleResult> {
       tokens: users.map((user) => user.token),
       target,
       batch: 500,
-      budgetMs: Math.max(90_000, settings.seconds * 6000)
+      budgetMs: settings.idleOpenSeconds * 1000
     }
     ctx.log(`opening up to ${target} idle streams (${limitedBy})`)
     const { opened } = await ask<{ opened: IdleOpened }>(client, { open: spec }, spec.budgetMs + 60_000)
