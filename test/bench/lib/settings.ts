@@ -62,6 +62,6 @@ export function loadSettings (): Settings {
     heartbeatMs: int('BENCH_HEARTBEAT_MS', 2000, 100, 60000),
     historyRows: int('BENCH_HISTORY_ROWS', 1_000_000, 1000, 100_000_000),
     serverNodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir=test/bench/results/profiles', ...extra] : extra,
-    deadlineSeconds: int('BENCH_DEADLINE_SECONDS', 300 + seconds * 16, 60)
+    deadlineSeconds: int('BENCH_DEADLINE_SECONDS', 600 + seconds * 20, 60)
   }
 }
