@@ -17,6 +17,7 @@ import healthRoutes from './features/health/routes.ts'
 import messagesRoutes from './features/messages/routes.ts'
 import usersRoutes from './features/users/routes.ts'
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.ts'
+import { redactUrl, serializeError } from './lib/log-safety.ts'
 import { loadOrCreateSecret } from './lib/secret.ts'
 import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
@@ -36,11 +37,6 @@ declare module 'fastify' {
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
-/** Removes the access_token query parameter from a URL before it is logged. */
-export function redactUrl (url: string): string {
-  return url.includes('access_token') ? url.replace(/([?&]access_token=)[^&]*/gi, '$1[REDACTED]') : url
-}
-
 function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
@@ -50,8 +46,10 @@ function loggerOptions (config: Config): FastifyServerOptions['logger'] {
         method: request.method,
         url: redactUrl(request.url),
         remoteAddress: request.ip
-      })
-    }
+      }),
+      err: serializeError
+    },
+    ...(config.logStream === undefined ? {} : { stream: config.logStream })
   }
 }
 

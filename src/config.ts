@@ -32,6 +32,8 @@ export interface Config {
   /** How often old events are pruned. */
   pruneIntervalMs: number
   requestTimeoutMs: number
+  /** Where log lines go (default stdout); tests capture them to check nothing secret is logged. */
+  logStream?: { write: (line: string) => void }
 }
 
 /** OWASP's minimum for argon2id: 19 MiB, 2 iterations, parallelism 1. */
