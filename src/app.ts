@@ -92,7 +92,7 @@ export async function buildApp (config: Config): Promise<App> {
   await app.register(swaggerPlugin, { version })
   // Uploads are read as streams; every limit explicit (the multipart parser ignores bodyLimit).
   await app.register(fastifyMultipart, {
-    limits: { fileSize: config.maxUploadBytes, files: 1, fields: 2, parts: 3, fieldNameSize: 100, fieldSize: 1024, headerPairs: 20 }
+    limits: { fileSize: config.maxUploadBytes, files: 1, parts: 3, fields: 3, fieldNameSize: 100, fieldSize: 1024, headerPairs: 20 }
   })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir })
   await app.register(authPlugin, { secret: jwtSecret })

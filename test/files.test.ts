@@ -206,6 +206,15 @@ t.test('failed uploads leave nothing behind', async (t) => {
     assertLeavesNothing(t, () => upload(baseUrl, alice.token, `/conversations/${randomUUID()}/images`, { bytes: PNG }), 404, 'USER_NOT_FOUND'))
   await t.test('to yourself is 400', (t) =>
     assertLeavesNothing(t, () => sendFile({ bytes: PNG }, 'images', alice, alice), 400, 'CANNOT_MESSAGE_SELF'))
+  await t.test('an early answer, before a large file was read, leaves the client able to go on', async (t) => {
+    const bytes = randomBytes(MAX - 1000)
+    t.equal((await sendFile({ bytes, fields: { unknown: 'x' } })).status, 400)
+    t.equal((await sendFile({ bytes, part: 'other' })).status, 400)
+    t.equal((await sendFile({ bytes }, 'files', alice, carol)).status, 403)
+    t.equal((await sendFile({ bytes: randomBytes(MAX * 3) })).status, 413)
+    t.equal((await sendFile({ bytes, name: 'after.bin' })).status, 201)
+    await assertStorageMatchesTable(t)
+  })
   const atLimit = await sendFile({ bytes: randomBytes(MAX), name: 'exactly-max.bin' })
   t.equal(atLimit.status, 201, 'exactly MAX_UPLOAD_BYTES is accepted')
   t.equal(atLimit.body.file.size, MAX)

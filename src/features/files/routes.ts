@@ -7,6 +7,7 @@ import type { App } from '../../types.ts'
 import { contentDisposition } from './names.ts'
 import { AvatarFormSchema, documentMultipartBody, FileBytesResponseSchema, FileParamsSchema, IfNoneMatchHeadersSchema } from './schemas.ts'
 import { FilesService } from './service.ts'
+import { discardUnreadBody } from './upload.ts'
 
 const unauthorized = errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
 
@@ -61,6 +62,7 @@ export default async function filesRoutes (app: App) {
 
   app.put('/users/me/avatar', {
     config: { swaggerTransform: documentMultipartBody(AvatarFormSchema) },
+    onSend: discardUnreadBody,
     schema: {
       operationId: 'uploadAvatar',
       summary: 'Upload your avatar',

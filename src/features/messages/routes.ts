@@ -4,6 +4,7 @@ import { errorResponse, ref } from '../../schemas/common.ts'
 import { MessageSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { documentMultipartBody, UploadFormSchema } from '../files/schemas.ts'
+import { discardUnreadBody } from '../files/upload.ts'
 import {
   ConversationListSchema, DEFAULT_PAGE_SIZE, HistoryQuerySchema, MessagePageSchema, MessageParamsSchema, PeerParamsSchema, ReadReceiptSchema,
   ReadUpToBodySchema, ReadUpToResultSchema, SendTextBodySchema
@@ -22,6 +23,7 @@ function uploadRoute (kind: 'file' | 'image') {
     : 'an image: PNG, JPEG, GIF or WebP, judged by its bytes, not by its name or declared type'
   return {
     config: { swaggerTransform: documentMultipartBody(UploadFormSchema) },
+    onSend: discardUnreadBody,
     schema: {
       operationId: kind === 'file' ? 'sendFile' : 'sendImage',
       summary: kind === 'file' ? 'Send a file' : 'Send an image',
