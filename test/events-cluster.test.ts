@@ -1,6 +1,7 @@
 // Several instances on one PostgreSQL database act as one service: events, logouts and presence cross
 // instances, a killed LISTEN connection recovers without losing an event, a dead instance's users go offline.
 import { randomUUID } from 'node:crypto'
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { eq } from 'drizzle-orm'
 import postgres from 'postgres'
@@ -181,6 +182,76 @@ t.test('a killed LISTEN connection reconnects and catches up without losing an e
   await avatar(alice, 'after')
   await onB.waitFor(() => onB.durable().length >= total + 1, LONG)
   t.equal(onB.durable().at(-1)!.id, total + 1)
+})
+
+t.test('a LISTEN connection that cannot reconnect at once (database refusing connections) recovers', { skip }, async (t) => {
+  const alice = await registerUser(a.baseUrl)
+  const onB = await open(t, b, alice)
+  const name = new URL(databaseUrl).pathname.slice(1)
+  const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} })
+  t.teardown(async () => {
+    await admin.unsafe(`alter database ${name} with allow_connections true`)
+    await admin.end()
+  })
+  const listeners = async () => (await admin`select pid from pg_stat_activity where datname = ${name} and query ilike 'listen%'`).map((row) => row.pid as number)
+  await until(async () => (await listeners()).length === 2, 'both instances to listen')
+
+  // Re-listening fails until the database accepts connections again.
+  await admin.unsafe(`alter database ${name} with allow_connections false`)
+  for (const pid of await listeners()) await admin`select pg_terminate_backend(${pid})`
+  await sleep(1000)
+  await admin.unsafe(`alter database ${name} with allow_connections true`)
+
+  await avatar(alice, 'while-deaf')
+  await onB.waitFor(() => onB.durable().length >= 1, LONG, 'the event on B')
+  t.same(onB.durable().map((e) => e.id), [1], 'caught up once listening again')
+  await until(async () => (await listeners()).length === 2, 'both instances to listen again')
+  await avatar(alice, 'live')
+  await onB.waitFor(() => onB.durable().length >= 2, LONG)
+  t.same(onB.durable().map((e) => e.id), [1, 2], 'live again')
+})
+
+t.test('a LISTEN connection that silently stops delivering (half-open socket) is replaced', { skip }, async (t) => {
+  // A third instance reaches PostgreSQL through a TCP proxy that can black-hole its LISTEN connection: the
+  // socket stays open and nothing arrives, as after a network failure that sent no reset.
+  const target = new URL(databaseUrl)
+  const sockets = new Set<Socket>()
+  const listening: Array<{ frozen: boolean }> = []
+  const proxy = createServer((downstream) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname)
+    const state = { frozen: false }
+    for (const socket of [downstream, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {}).on('close', () => { sockets.delete(socket); downstream.destroy(); upstream.destroy() })
+    }
+    downstream.on('data', (chunk: Buffer) => {
+      if (state.frozen) return
+      if (/listen\s+"?chat_events/i.test(chunk.toString('latin1'))) listening.push(state)
+      upstream.write(chunk)
+    })
+    upstream.on('data', (chunk: Buffer) => { if (!state.frozen) downstream.write(chunk) })
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    proxy.close()
+  })
+  const proxied = new URL(databaseUrl)
+  proxied.hostname = '127.0.0.1'
+  proxied.port = String((proxy.address() as AddressInfo).port)
+  const c = await startApp(t, { databaseUrl: proxied.toString(), presenceRenewMs: RENEW_MS })
+
+  const alice = await registerUser(a.baseUrl)
+  const onC = await open(t, c, alice)
+  await until(() => listening.length === 1, 'the proxied instance to listen')
+  listening[0]!.frozen = true
+  await avatar(alice, 'while-frozen')
+  await onC.waitFor(() => onC.durable().length >= 1, LONG, 'the event on the proxied instance')
+  t.same(onC.durable().map((e) => e.id), [1], 'caught up through a new listening connection')
+  t.equal(listening.length, 2, 'the frozen listener was replaced')
+  await avatar(alice, 'live')
+  await onC.waitFor(() => onC.durable().length >= 2, LONG)
+  t.same(onC.durable().map((e) => e.id), [1, 2], 'live again')
 })
 
 t.test('an instance that dies without cleanup stops counting its users online', { skip }, async (t) => {

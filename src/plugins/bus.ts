@@ -2,6 +2,7 @@
 // It carries small notices only; receivers read the rows they announce.
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
+import postgres from 'postgres'
 import type { Database, Db } from '../db/client.ts'
 
 export type BusMessage =
@@ -86,24 +87,36 @@ export async function createBus (database: Database, { watchdogMs = 2000 }: BusO
     if (connectedOnce) for (const handler of reconnectHandlers) handler()
     connectedOnce = true
   }
-  let subscription = await client.listen(CHANNEL, onNotify, onListen)
-
-  // postgres.js re-listens by itself when the connection drops, but gives up for good if that one attempt
-  // fails (database restarting): an unanswered ping tells us to listen again ourselves.
-  let checking = false
-  const watchdog = setInterval(() => {
-    if (checking) return
-    checking = true
-    const check = async () => {
-      if (pingSentAt === undefined) {
-        pingSentAt = Date.now()
-        await client`select pg_notify(${CHANNEL}, ${encode({ t: 'k' })})`
-      } else if (Date.now() - pingSentAt > watchdogMs * 2.5) {
-        await subscription.unlisten().catch(() => {})
-        subscription = await client.listen(CHANNEL, onNotify, onListen)
-      }
+  // A client of its own for the one LISTEN connection, so that it can be thrown away and replaced.
+  const listen = async (): Promise<postgres.Sql> => {
+    const listener = postgres(database.url, { max: 1, onnotice: () => {}, connection: { application_name: 'chat-server' } })
+    try {
+      await listener.listen(CHANNEL, onNotify, onListen)
+    } catch (err) {
+      listener.end({ timeout: 0 }).catch(() => {})
+      throw err
     }
-    check().catch(() => {}).finally(() => { checking = false })
+    return listener
+  }
+  let listener: postgres.Sql | undefined = await listen()
+
+  // postgres.js re-listens by itself when the connection closes, but a connection that silently stopped
+  // delivering (a half-open socket after a network failure or a failover) looks alive for many minutes:
+  // an unanswered ping says so, and the listener is replaced.
+  let replacing = false
+  const watchdog = setInterval(() => {
+    if (replacing) return
+    if (listener !== undefined && pingSentAt === undefined) {
+      pingSentAt = Date.now()
+      client`select pg_notify(${CHANNEL}, ${encode({ t: 'k' })})`.catch(() => {})
+      return
+    }
+    if (listener !== undefined && Date.now() - pingSentAt! <= watchdogMs * 2.5) return
+    // Our ping never came back, or the last replacement failed: (re)place the listener.
+    replacing = true
+    listener?.end({ timeout: 0 }).catch(() => {})
+    listener = undefined
+    listen().then((fresh) => { listener = fresh }, () => {}).finally(() => { replacing = false })
   }, watchdogMs)
   watchdog.unref()
 
@@ -120,7 +133,7 @@ export async function createBus (database: Database, { watchdogMs = 2000 }: BusO
     onReconnect: (handler) => { reconnectHandlers.push(handler) },
     close: async () => {
       clearInterval(watchdog)
-      await subscription.unlisten()
+      await listener?.end({ timeout: 1 })
     }
   }
 }
