@@ -113,6 +113,7 @@ t.test('a file round trip is byte-exact, with the right headers, for both partie
 t.test('file names are sanitized and kept for display', async (t) => {
   const cases: Array<[string, string]> = [
     ['a\tb\u0001c.txt', 'abc.txt'],
+    ['nul\u0000.txt', 'nul.txt'],
     ['evil\u202etxt.exe', 'eviltxt.exe'],
     ['..', 'file'],
     [`${'a'.repeat(300)}.txt`, `${'a'.repeat(251)}.txt`],
