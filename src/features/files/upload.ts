@@ -25,6 +25,7 @@ export async function readUploadForm (parts: AsyncIterable<Multipart>, storage: 
   try {
     for await (const part of parts) {
       if (part.type === 'field') {
+        if (part.fieldname === 'file') throw invalid('body/file must be a file part (with a filename)')
         if (part.fieldname !== 'id') throw invalid(`body/${part.fieldname} is not allowed (unknown field)`)
         if (id !== undefined) throw invalid('body/id must be sent once')
         if (typeof part.value !== 'string' || !UUID.test(part.value)) throw invalid('body/id must be a UUID')
