@@ -4,12 +4,12 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { and, eq, lte, sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { events, users } from '../src/db/schema.ts'
+import { events, instances, users } from '../src/db/schema.ts'
 import { startApp, usingPostgres } from './helpers/app.ts'
 import { apiClient, registerUser, type TestUser } from './helpers/client.ts'
 import { connectSse, type ConnectOptions, type SseConnection } from './helpers/sse.ts'
 
-const { app, baseUrl, config } = await startApp(t, { sseHeartbeatMs: 200, sseStallTimeoutMs: 2000, pruneIntervalMs: 250 })
+const { app, baseUrl, config } = await startApp(t, { sseHeartbeatMs: 200, sseStallTimeoutMs: 2000, pruneIntervalMs: 250, presenceRenewMs: 300 })
 
 const LONG = 60_000
 
@@ -373,4 +373,20 @@ t.test('a stalled reader is cut off while the server\'s buffer for it stays boun
   const total = (await app.db.select({ id: events.id }).from(events).where(eq(events.userId, alice.id))).length
   await resumed.waitFor(() => resumed.durable().length >= total - got.length, LONG)
   t.same(resumed.durable().map((e) => e.id), range(got.length + 1, total), 'the rest on resume')
+})
+
+t.test('an instance whose presence was swept while it lived (a long pause) re-asserts it', async (t) => {
+  const alice = await registerUser(baseUrl)
+  const bob = await registerUser(baseUrl)
+  t.equal((await alice.api.POST('/contacts', { body: { userId: bob.id } })).response.status, 201)
+  const watcher = await open(t, alice)
+  await open(t, bob)
+  t.same(JSON.parse((await watcher.waitForEvent('presence', LONG)).data), { userId: bob.id, online: true })
+  const online = async () => (await alice.api.GET('/users/{id}', { params: { path: { id: bob.id } } })).data!.online
+  t.equal(await online(), true)
+  // What another instance's sweep does to an instance it believes dead: its row, and its presence rows, go.
+  await app.db.delete(instances).where(eq(instances.id, app.bus.instanceId))
+  await until(async () => (await app.db.select().from(instances).where(eq(instances.id, app.bus.instanceId))).length === 1, 'the instance row to be renewed')
+  await until(online, 'bob online again')
+  t.pass('bob is online again while his stream stays open')
 })
