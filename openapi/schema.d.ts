@@ -615,7 +615,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description SERVICE_UNAVAILABLE: the database did not answer. */
+            /** @description SERVICE_UNAVAILABLE: the database did not answer (within 5 s). */
             503: {
                 headers: {
                     [name: string]: unknown;

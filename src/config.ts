@@ -32,6 +32,8 @@ export interface Config {
   /** How often old events are pruned. */
   pruneIntervalMs: number
   requestTimeoutMs: number
+  /** GET /health answers 503 when the database has not answered within this time. */
+  healthTimeoutMs: number
   /** Where log lines go (default stdout); tests capture them to check nothing secret is logged. */
   logStream?: { write: (line: string) => void }
 }
@@ -107,6 +109,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     sseRetryMs: 3000,
     presenceRenewMs: 5000,
     pruneIntervalMs: 3600000,
-    requestTimeoutMs: 120000
+    requestTimeoutMs: 120000,
+    healthTimeoutMs: 5000
   }
 }

@@ -2,8 +2,10 @@
 // NUL characters, bad ids), no 500 for anything, security headers, CORS, the auth rate limit.
 import { randomUUID } from 'node:crypto'
 import net from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import tap from 'tap'
-import { startApp } from './helpers/app.ts'
+import { sql } from 'drizzle-orm'
+import { startApp, usingPostgres } from './helpers/app.ts'
 import { ERROR_CODES } from '../src/errors.ts'
 import { registerUser, uniqueName } from './helpers/client.ts'
 
@@ -295,4 +297,28 @@ tap.test('register, login and token-login are rate limited per client address: 4
   t.equal((await send('POST', '/auth/register', { body: JSON.stringify({ username: uniqueName(), password: 'long enough', email: `${randomUUID()}@example.com` }), headers: type })).status, 429, 'register: the 4th is refused')
   for (let i = 1; i <= 3; i++) t.equal((await send('POST', '/auth/token-login', { body: JSON.stringify({ token: user.token }), headers: type })).status, 200)
   t.equal((await send('POST', '/auth/token-login', { body: JSON.stringify({ token: user.token }), headers: type })).status, 429, 'token-login: the 4th is refused')
+})
+
+tap.test('GET /health: 200 while the database answers, 503 in the error shape when it does not', async (t) => {
+  const { baseUrl, app } = await startApp(t, { healthTimeoutMs: 300 })
+  const ok = await request(baseUrl, 'GET', '/health')
+  t.equal(ok.status, 200)
+  t.same(ok.body, { status: 'ok' })
+  // Hold every database connection in an idle transaction (PGlite has one, the PostgreSQL pool ten): the
+  // check cannot get an answer in time.
+  let started = 0
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  const busy = Array.from({ length: usingPostgres ? 10 : 1 }, () => app.db.transaction(async (tx) => {
+    await tx.execute(sql`select 1`)
+    started++
+    await released
+  }))
+  while (started < busy.length) await sleep(10)
+  const down = await request(baseUrl, 'GET', '/health')
+  t.equal(down.status, 503)
+  t.match(down.body, { statusCode: 503, code: 'SERVICE_UNAVAILABLE', error: 'Service Unavailable', message: String })
+  release()
+  await Promise.all(busy)
+  t.equal((await request(baseUrl, 'GET', '/health')).status, 200, 'and 200 again once it answers')
 })
