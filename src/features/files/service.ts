@@ -63,7 +63,7 @@ export class FilesService {
     const users = new UsersService(this.app)
     const previous = (await users.me(auth.userId)).avatarUrl
     const upload = await this.receive(parts, 'image')
-    let file: FileRow | undefined
+    let file: FileRow
     try {
       file = await this.app.db.transaction(async (tx) => {
         const row = await this.record(tx, auth.userId, 'avatar', upload)
