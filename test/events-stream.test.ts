@@ -342,6 +342,23 @@ t.test('logout revokes that session\'s streams; a password change revokes the ot
   t.notOk(c.isEnded())
 })
 
+t.test('streams opened while their session is being logged out all end', async (t) => {
+  for (let round = 0; round < 5; round++) {
+    const alice = await registerUser(baseUrl)
+    const opening = Array.from({ length: 10 }, () => connectSse(baseUrl, { token: alice.token }))
+    const logout = alice.api.POST('/auth/logout')
+    const streams = await Promise.all(opening)
+    t.equal((await logout).response.status, 204)
+    for (const stream of streams) {
+      t.teardown(() => stream.close())
+      if (stream.status === 401) continue
+      t.equal(stream.status, 200)
+      await stream.waitFor(() => stream.isEnded(), 10_000, 'the stream of a logged-out session to end').catch(() => {})
+      t.ok(stream.isEnded(), `round ${round}: no stream of the logged-out session stays open`)
+    }
+  }
+})
+
 t.test('a stalled reader is cut off while the server\'s buffer for it stays bounded', async (t) => {
   const alice = await registerUser(baseUrl)
   const paused = await connectSse(baseUrl, { token: alice.token, paused: true })

@@ -124,8 +124,14 @@ export class EventsService {
     }
     try {
       // Read from the database, not from the hub: a hub may not yet know of an event committed elsewhere
-      // that the client has already seen on another instance.
-      const lastEventId = (await latestEventId(this.db, userId)) ?? 0
+      // that the client has already seen on another instance. The session is checked again now that the
+      // stream is attached: a logout committed since the request was authenticated found no stream to close.
+      const [latest, live] = await Promise.all([latestEventId(this.db, userId), this.liveSessions([sessionId])])
+      if (!live.has(sessionId)) {
+        stream.revoke()
+        return
+      }
+      const lastEventId = latest ?? 0
       let preamble = `retry: ${this.config.sseRetryMs}\n\nevent: ready\ndata: ${JSON.stringify({ userId, lastEventId: String(lastEventId) })}\n\n`
       let after = lastEventId
       if (resumeAfter !== undefined) {
@@ -195,13 +201,14 @@ export class EventsService {
   private async checkSessions (userId: string): Promise<void> {
     const streams = [...this.hubs.streamsOf(userId)]
     if (streams.length === 0) return
-    const live = await this.db.select({ id: sessions.id }).from(sessions).where(and(
-      inArray(sessions.id, [...new Set(streams.map((stream) => stream.sessionId))]),
-      isNull(sessions.revokedAt),
-      gt(sessions.expiresAt, sql`now()`)
-    ))
-    const liveIds = new Set(live.map((row) => row.id))
-    for (const stream of streams) if (!liveIds.has(stream.sessionId)) stream.revoke()
+    const live = await this.liveSessions([...new Set(streams.map((stream) => stream.sessionId))])
+    for (const stream of streams) if (!live.has(stream.sessionId)) stream.revoke()
+  }
+
+  private async liveSessions (ids: string[]): Promise<Set<string>> {
+    const rows = await this.db.select({ id: sessions.id }).from(sessions)
+      .where(and(inArray(sessions.id, ids), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
+    return new Set(rows.map((row) => row.id))
   }
 }
 
