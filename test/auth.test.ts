@@ -96,6 +96,12 @@ tap.test('auth', async (t) => {
     isError(t, await anonymous.POST('/auth/register', { body: { username: base.toUpperCase(), password: PASSWORD, email: email() } }), 409, 'USERNAME_TAKEN')
     isError(t, await anonymous.POST('/auth/register', { body: { username: uniqueName(), password: PASSWORD, email: address.toUpperCase() } }), 409, 'EMAIL_TAKEN')
     isError(t, await anonymous.POST('/auth/register', { body: { username: uniqueName(), password: PASSWORD, email: address } }), 409, 'EMAIL_TAKEN')
+    // Not only ASCII: the database's lower() must fold these too.
+    const tag = randomBytes(2).toString('hex')
+    for (const [upper, lower] of [[`Ölaf${tag}`, `ölaf${tag}`], [`Дима${tag}`, `дима${tag}`], [`ΣΟΦΙΑ${tag}`, `σοφια${tag}`]]) {
+      t.equal((await anonymous.POST('/auth/register', { body: { username: upper!, password: PASSWORD, email: email() } })).response.status, 201)
+      isError(t, await anonymous.POST('/auth/register', { body: { username: lower!, password: PASSWORD, email: email() } }), 409, 'USERNAME_TAKEN')
+    }
   })
 
   t.test('a Unicode username such as 张三 registers, logs in and is found', async (t) => {
