@@ -1,11 +1,12 @@
 // Bearer-token authentication: a JWT (HS256 only) names a session, and the session must be live in the
 // database on every request, so logout and password changes revoke at once on every instance.
 import fastifyJwt from '@fastify/jwt'
-import { and, eq, gt, isNull, sql } from 'drizzle-orm'
+import { and, gt, inArray, isNull, sql } from 'drizzle-orm'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { sessions } from '../db/schema.ts'
 import { AppError } from '../errors.ts'
+import { Batcher } from '../lib/batcher.ts'
 
 export interface AuthContext {
   userId: string
@@ -61,15 +62,21 @@ async function authPlugin (app: FastifyInstance, options: { secret: string }) {
     return { userId: claims.sub, sessionId: claims.sid }
   }
 
-  const liveSession = async (token: string): Promise<AuthContext> => {
-    const auth = verify(token)
-    const [row] = await app.db.select({ id: sessions.id }).from(sessions).where(and(
-      eq(sessions.id, auth.sessionId),
-      eq(sessions.userId, auth.userId),
+  // Concurrent requests share one query for their session checks (each request still sees the live state).
+  const liveSessions = new Batcher<string, Set<string>>(async (ids) => {
+    const rows = await app.db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(
+      inArray(sessions.id, [...new Set(ids)]),
       isNull(sessions.revokedAt),
       gt(sessions.expiresAt, sql`now()`)
     ))
-    if (row === undefined) throw new AppError('TOKEN_INVALID')
+    const live = new Set(rows.map((row) => `${row.id}/${row.userId}`))
+    return ids.map(() => live)
+  }, { maxBatch: 500, maxInFlight: 4 })
+
+  const liveSession = async (token: string): Promise<AuthContext> => {
+    const auth = verify(token)
+    const live = await liveSessions.submit(auth.sessionId)
+    if (!live.has(`${auth.sessionId}/${auth.userId}`)) throw new AppError('TOKEN_INVALID')
     return auth
   }
 
