@@ -1,5 +1,5 @@
 // Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
-import { and, asc, eq, gt, lt, min, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, lt, min, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { events, users } from '../../db/schema.ts'
 
@@ -17,22 +17,31 @@ export interface StoredEvent extends EventDraft {
 /**
  * Gives each draft the next id of its user and stores it. Must run inside the transaction of the change.
  * Taking an id updates the user's counter row, whose lock is held to commit: a later id of the same user
- * can only commit after every earlier one, so a reader never sees id N+1 before N. Rows are locked in
- * user-id order so that two transactions touching the same users cannot deadlock.
+ * can only commit after every earlier one, so a reader never sees id N+1 before N. Several users' rows are
+ * locked in user-id order so that two transactions touching the same users cannot deadlock.
  */
 export async function appendEvents (tx: Db, drafts: EventDraft[]): Promise<StoredEvent[]> {
   if (drafts.length === 0) return []
   const countByUser = new Map<string, number>()
   for (const draft of drafts) countByUser.set(draft.userId, (countByUser.get(draft.userId) ?? 0) + 1)
   const nextId = new Map<string, number>()
-  for (const userId of [...countByUser.keys()].sort()) {
-    const count = countByUser.get(userId)!
+  if (countByUser.size === 1) {
+    const [[userId, count]] = [...countByUser]
     const [row] = await tx.update(users)
       .set({ lastEventId: sql`${users.lastEventId} + ${count}` })
-      .where(eq(users.id, userId))
+      .where(eq(users.id, userId!))
       .returning({ lastEventId: users.lastEventId })
     if (row === undefined) throw new Error(`appendEvents: no user ${userId}`)
-    nextId.set(userId, row.lastEventId - count + 1)
+    nextId.set(userId!, row.lastEventId - count! + 1)
+  } else {
+    // Lock every counter row in one statement, in id order, then advance them all in a second one.
+    const ids = [...countByUser.keys()]
+    const locked = await tx.select({ id: users.id, lastEventId: users.lastEventId }).from(users)
+      .where(inArray(users.id, ids)).orderBy(asc(users.id)).for('update')
+    if (locked.length !== ids.length) throw new Error('appendEvents: unknown user')
+    const advanced = sql.join(locked.map((row) => sql`when ${row.id}::uuid then ${row.lastEventId + countByUser.get(row.id)!}::bigint`), sql` `)
+    await tx.update(users).set({ lastEventId: sql`case ${users.id} ${advanced} end` }).where(inArray(users.id, ids))
+    for (const row of locked) nextId.set(row.id, row.lastEventId + 1)
   }
   const stored = drafts.map((draft) => {
     const id = nextId.get(draft.userId)!
@@ -61,7 +70,13 @@ export async function oldestKeptEventId (db: Db, userId: string): Promise<number
   return row?.id ?? undefined
 }
 
-export async function pruneEventsBefore (db: Db, before: Date): Promise<number> {
-  const deleted = await db.delete(events).where(lt(events.createdAt, before)).returning({ id: events.id })
-  return deleted.length
+/** Deletes events created before `before`, in batches so that no statement holds many locks or rows. */
+export async function pruneEventsBefore (db: Db, before: Date, batchSize = 5000): Promise<number> {
+  let total = 0
+  for (;;) {
+    const batch = db.select({ userId: events.userId, id: events.id }).from(events).where(lt(events.createdAt, before)).limit(batchSize)
+    const deleted = await db.delete(events).where(sql`(${events.userId}, ${events.id}) in (${batch})`).returning({ id: events.id })
+    total += deleted.length
+    if (deleted.length < batchSize) return total
+  }
 }
