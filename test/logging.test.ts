@@ -46,7 +46,7 @@ tap.test('nothing secret reaches a log line', async (t) => {
   t.equal((await fetch(`${baseUrl}/nope`, { headers: { authorization: `Bearer ${token}` } })).status, 404)
   t.equal((await fetch(`${baseUrl}/nope?access_token=${token}`)).status, 404)
 
-  for (const query of [{ access_token: token }, { access_token: token, lastEventId: 'abc' }]) {
+  for (const query of [{ access_token: token }, { access_token: token, lastEventId: 'abc' }] as Array<Record<string, string>>) {
     const stream = await connectSse(baseUrl, { query })
     if (stream.status === 200) await stream.waitForEvent('ready')
     stream.close()
