@@ -26,18 +26,19 @@ export async function appendEvents (tx: Db, drafts: EventDraft[]): Promise<Store
   for (const draft of drafts) countByUser.set(draft.userId, (countByUser.get(draft.userId) ?? 0) + 1)
   const nextId = new Map<string, number>()
   if (countByUser.size === 1) {
-    const [[userId, count]] = [...countByUser]
+    const [userId, count] = countByUser.entries().next().value!
     const [row] = await tx.update(users)
       .set({ lastEventId: sql`${users.lastEventId} + ${count}` })
-      .where(eq(users.id, userId!))
+      .where(eq(users.id, userId))
       .returning({ lastEventId: users.lastEventId })
     if (row === undefined) throw new Error(`appendEvents: no user ${userId}`)
-    nextId.set(userId!, row.lastEventId - count! + 1)
+    nextId.set(userId, row.lastEventId - count + 1)
   } else {
-    // Lock every counter row in one statement, in id order, then advance them all in a second one.
+    // Lock every counter row in one statement, in id order, then advance them all in a second one. NO KEY
+    // UPDATE (what a plain UPDATE takes) does not conflict with the KEY SHARE locks of foreign-key checks.
     const ids = [...countByUser.keys()]
     const locked = await tx.select({ id: users.id, lastEventId: users.lastEventId }).from(users)
-      .where(inArray(users.id, ids)).orderBy(asc(users.id)).for('update')
+      .where(inArray(users.id, ids)).orderBy(asc(users.id)).for('no key update')
     if (locked.length !== ids.length) throw new Error('appendEvents: unknown user')
     const advanced = sql.join(locked.map((row) => sql`when ${row.id}::uuid then ${row.lastEventId + countByUser.get(row.id)!}::bigint`), sql` `)
     await tx.update(users).set({ lastEventId: sql`case ${users.id} ${advanced} end` }).where(inArray(users.id, ids))
