@@ -1,5 +1,5 @@
 // Contacts table access: each user's personal address book.
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { contacts, users } from '../../db/schema.ts'
 
@@ -35,4 +35,13 @@ export async function eitherHasTheOther (db: Db, a: string, b: string): Promise<
     .where(sql`(${contacts.ownerId} = ${a} and ${contacts.contactId} = ${b}) or (${contacts.ownerId} = ${b} and ${contacts.contactId} = ${a})`)
     .limit(1)
   return rows.length > 0
+}
+
+/** For each pair, whether either user has the other as a contact: one query for all pairs. */
+export async function eitherHasTheOtherMany (db: Db, pairs: Array<[string, string]>): Promise<boolean[]> {
+  const users = [...new Set(pairs.flat())]
+  const rows = await db.select({ ownerId: contacts.ownerId, contactId: contacts.contactId }).from(contacts)
+    .where(and(inArray(contacts.ownerId, users), inArray(contacts.contactId, users)))
+  const linked = new Set(rows.map((row) => `${row.ownerId}/${row.contactId}`))
+  return pairs.map(([a, b]) => linked.has(`${a}/${b}`) || linked.has(`${b}/${a}`))
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { fail } from '../../errors.ts'
 import type { Contact } from '../../schemas/models.ts'
 import { UsersService } from '../users/service.ts'
-import { deleteContact, eitherHasTheOther, insertContact, listContacts, type ContactRow } from './repository.ts'
+import { deleteContact, eitherHasTheOther, eitherHasTheOtherMany, insertContact, listContacts, type ContactRow } from './repository.ts'
 
 export class ContactsService {
   private readonly users: UsersService
@@ -43,6 +43,11 @@ export class ContactsService {
   /** The messaging policy: two users may talk when either has the other as a contact. */
   async mayTalk (a: string, b: string): Promise<boolean> {
     return eitherHasTheOther(this.app.db, a, b)
+  }
+
+  /** mayTalk for many pairs at once. */
+  async mayTalkMany (pairs: Array<[string, string]>): Promise<boolean[]> {
+    return eitherHasTheOtherMany(this.app.db, pairs)
   }
 }
 

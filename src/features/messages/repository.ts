@@ -1,5 +1,5 @@
 // Messages and conversations table access: sending, history pages, the conversation list, read marks, clearing.
-import { and, desc, eq, gt, isNull, lt, lte, sql } from 'drizzle-orm'
+import { and, desc, eq, gt, inArray, isNull, lt, lte, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { conversations, files, messages, users } from '../../db/schema.ts'
 import type { Message } from '../../schemas/models.ts'
@@ -175,4 +175,38 @@ export async function deleteClearedByBoth (tx: Db, a: string, b: string): Promis
   if (both === undefined || both.rows < 2 || both.seq <= 0) return []
   const deleted = await tx.delete(messages).where(and(inPair(a, b), lte(messages.seq, both.seq))).returning({ fileId: messages.fileId })
   return deleted.flatMap((row) => row.fileId === null ? [] : [row.fileId])
+}
+
+export async function findMessages (db: Db, ids: string[]): Promise<MessageRow[]> {
+  if (ids.length === 0) return []
+  return db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId)).where(inArray(messages.id, ids))
+}
+
+/** Inserts text messages in one statement; answers those stored (an id already taken is skipped). */
+export async function insertTextMessages (tx: Db, rows: Array<{ id: string, senderId: string, receiverId: string, content: string }>): Promise<Array<{ id: string, seq: number, createdAt: Date }>> {
+  return tx.insert(messages)
+    .values(rows.map((row) => {
+      const [pairLo, pairHi] = pairOf(row.senderId, row.receiverId)
+      return { ...row, kind: 'text' as const, pairLo, pairHi }
+    }))
+    .onConflictDoNothing({ target: messages.id })
+    .returning({ id: messages.id, seq: messages.seq, createdAt: messages.createdAt })
+}
+
+/**
+ * Moves both users' views of each conversation to its newest message, creating them as needed. Rows are
+ * written in (owner, peer) order so that concurrent batches lock them in the same order.
+ */
+export async function advanceConversations (tx: Db, sent: Array<{ senderId: string, receiverId: string, seq: number }>): Promise<void> {
+  const newest = new Map<string, { ownerId: string, peerId: string, lastSeq: number }>()
+  for (const { senderId, receiverId, seq } of sent) {
+    for (const [ownerId, peerId] of [[senderId, receiverId], [receiverId, senderId]] as const) {
+      const key = `${ownerId}/${peerId}`
+      const current = newest.get(key)
+      if (current === undefined || current.lastSeq < seq) newest.set(key, { ownerId, peerId, lastSeq: seq })
+    }
+  }
+  const values = [...newest.values()].sort((x, y) => x.ownerId < y.ownerId ? -1 : x.ownerId > y.ownerId ? 1 : x.peerId < y.peerId ? -1 : x.peerId > y.peerId ? 1 : 0)
+  await tx.insert(conversations).values(values)
+    .onConflictDoUpdate({ target: [conversations.ownerId, conversations.peerId], set: { lastSeq: sql`greatest(${conversations.lastSeq}, excluded.last_seq)` } })
 }

@@ -3,13 +3,14 @@
 import { randomUUID } from 'node:crypto'
 import type { Multipart } from '@fastify/multipart'
 import type { FastifyInstance } from 'fastify'
-import { fail } from '../../errors.ts'
+import { AppError, fail } from '../../errors.ts'
+import { Batcher } from '../../lib/batcher.ts'
 import type { Conversation, Message } from '../../schemas/models.ts'
 import { ContactsService } from '../contacts/service.ts'
 import { FilesService, type ReceivedUpload } from '../files/service.ts'
 import { UsersService } from '../users/service.ts'
 import {
-  clearConversation, deleteClearedByBoth, findClearedSeq, findMessage, findSeqInPair, insertMessage, listConversations,
+  advanceConversations, clearConversation, findMessages, insertTextMessages, deleteClearedByBoth, findClearedSeq, findMessage, findSeqInPair, insertMessage, listConversations,
   listHistory, lockConversations, markRead, markReadUpTo, type MessageRow, setLastSeq, toMessage
 } from './repository.ts'
 
@@ -18,6 +19,16 @@ export interface SendResult {
   /** False when this was a retry of a message already stored (nothing was stored or delivered again). */
   created: boolean
 }
+
+interface TextSend {
+  senderId: string
+  peerId: string
+  id: string | undefined
+  content: string
+}
+
+const sameText = (send: TextSend) => (row: MessageRow) =>
+  row.senderId === send.senderId && row.receiverId === send.peerId && row.kind === 'text' && row.content === send.content
 
 /** Rolls the send back when its id turns out to be taken (a concurrent send with the same id won). */
 class IdTaken extends Error {}
@@ -36,11 +47,84 @@ export class MessagesService {
     this.files = new FilesService(app)
   }
 
+  /**
+   * Text sends are group-committed: those that arrive while earlier batches are in flight share one policy
+   * check, one transaction and one notification. A lone send runs at once.
+   */
   async sendText (senderId: string, peerId: string, input: { id?: string, content: string }): Promise<SendResult> {
     if (LONE_SURROGATE.test(input.content)) fail('VALIDATION_ERROR', 'body/content must be well-formed Unicode (it has an unpaired surrogate)')
-    await this.checkMaySend(senderId, peerId)
-    const same = (row: MessageRow) => row.senderId === senderId && row.receiverId === peerId && row.kind === 'text' && row.content === input.content
-    return this.send(senderId, peerId, { id: input.id, kind: 'text', content: input.content }, undefined, same)
+    if (peerId === senderId) fail('CANNOT_MESSAGE_SELF')
+    return this.textSends.submit({ senderId, peerId, id: input.id?.toLowerCase(), content: input.content })
+  }
+
+  private readonly textSends = new Batcher<TextSend, SendResult>((sends) => this.sendTexts(sends), { maxBatch: 256, maxInFlight: 3 })
+
+  private async sendTexts (sends: TextSend[]): Promise<Array<SendResult | Error>> {
+    const results: Array<SendResult | Error | undefined> = new Array(sends.length)
+    const [peers, allowed, existing] = await Promise.all([
+      this.users.existing(sends.map((send) => send.peerId)),
+      this.contacts.mayTalkMany(sends.map((send) => [send.senderId, send.peerId])),
+      findMessages(this.app.db, sends.flatMap((send) => send.id === undefined ? [] : [send.id]))
+    ])
+    const stored = new Map(existing.map((row) => [row.id, row]))
+    const fresh: Array<{ index: number, id: string }> = []
+    const taken = new Set<string>()
+    sends.forEach((send, index) => {
+      if (!peers.has(send.peerId)) results[index] = new AppError('USER_NOT_FOUND')
+      else if (!allowed[index]) results[index] = new AppError('NOT_A_CONTACT')
+      else if (send.id !== undefined && stored.has(send.id)) results[index] = this.retriedOrError(stored.get(send.id)!, sameText(send))
+      else if (send.id !== undefined && taken.has(send.id)) return // the same id twice in one batch: settled below
+      else {
+        const id = send.id ?? randomUUID()
+        taken.add(id)
+        fresh.push({ index, id })
+      }
+    })
+    if (fresh.length > 0) {
+      try {
+        await this.app.events.transaction(async (tx, emit) => {
+          const inserted = await insertTextMessages(tx, fresh.map(({ index, id }) => ({ id, senderId: sends[index]!.senderId, receiverId: sends[index]!.peerId, content: sends[index]!.content })))
+          const byId = new Map(inserted.map((row) => [row.id, row]))
+          const sent: Array<{ senderId: string, receiverId: string, seq: number }> = []
+          for (const { index, id } of fresh) {
+            const row = byId.get(id)
+            if (row === undefined) continue // taken meanwhile by a concurrent send: settled below
+            const send = sends[index]!
+            const message = toMessage({
+              id, seq: row.seq, senderId: send.senderId, receiverId: send.peerId, kind: 'text', content: send.content, createdAt: row.createdAt,
+              readAt: null, fileId: null, fileName: null, fileSize: null, fileMimeType: null, fileSha256: null
+            })
+            sent.push({ senderId: send.senderId, receiverId: send.peerId, seq: row.seq })
+            emit(send.senderId, 'message.created', message)
+            emit(send.peerId, 'message.created', message)
+            results[index] = { message, created: true }
+          }
+          if (sent.length > 0) await advanceConversations(tx, sent)
+        })
+      } catch (err) {
+        // One bad send must not fail the others: retry them one by one.
+        if (sends.length === 1) throw err
+        return Promise.all(sends.map((send) => this.sendTexts([send]).then(([result]) => result!, (error: unknown) => error as Error)))
+      }
+    }
+    // Ids that turned out to be taken (by this batch or a concurrent one): a retry, or a conflict.
+    const unsettled = sends.flatMap((send, index) => results[index] === undefined ? [index] : [])
+    if (unsettled.length > 0) {
+      const rows = new Map((await findMessages(this.app.db, unsettled.map((index) => sends[index]!.id!))).map((row) => [row.id, row]))
+      for (const index of unsettled) {
+        const row = rows.get(sends[index]!.id!)
+        results[index] = row === undefined ? new AppError('MESSAGE_ID_CONFLICT') : this.retriedOrError(row, sameText(sends[index]!))
+      }
+    }
+    return results as Array<SendResult | Error>
+  }
+
+  private retriedOrError (existing: MessageRow, same: (row: MessageRow) => boolean): SendResult | Error {
+    try {
+      return this.retried(existing, same)
+    } catch (err) {
+      return err as Error
+    }
   }
 
   /** Streams the upload to storage (after the policy check), then stores the message; no bytes remain on any failure. */

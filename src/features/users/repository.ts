@@ -1,6 +1,6 @@
 // Users table access; rows are mapped to API shapes here, so a password hash never leaves this file
 // except through findCredentials.
-import { and, asc, eq, ne, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { users } from '../../db/schema.ts'
 import type { User } from '../../schemas/models.ts'
@@ -61,4 +61,10 @@ export async function searchUsers (db: Db, prefix: string, limit: number, exclud
     .where(and(sql`lower(${users.username}) like lower(${pattern})`, ne(users.id, excludeId)))
     .orderBy(asc(sql`lower(${users.username})`))
     .limit(limit)
+}
+
+/** Which of these ids are users. */
+export async function existingUserIds (db: Db, ids: string[]): Promise<Set<string>> {
+  const rows = await db.select({ id: users.id }).from(users).where(inArray(users.id, [...new Set(ids)]))
+  return new Set(rows.map((row) => row.id))
 }

@@ -4,7 +4,7 @@ import { violatedUniqueConstraint } from '../../db/errors.ts'
 import { AppError, fail } from '../../errors.ts'
 import type { PublicUser, User } from '../../schemas/models.ts'
 import { revokeOtherSessions } from '../auth/repository.ts'
-import { findCredentials, findPublicUser, findUser, insertUser, searchUsers, updateUser, type PublicUserRow } from './repository.ts'
+import { existingUserIds, findCredentials, findPublicUser, findUser, insertUser, searchUsers, updateUser, type PublicUserRow } from './repository.ts'
 
 export interface ProfileChanges {
   username?: string
@@ -84,6 +84,11 @@ export class UsersService {
   /** Finds a user by id or by username (case-insensitive). */
   async find (where: { id: string } | { username: string }): Promise<PublicUserRow | undefined> {
     return findPublicUser(this.app.db, where)
+  }
+
+  /** Which of these ids are users. */
+  async existing (ids: string[]): Promise<Set<string>> {
+    return existingUserIds(this.app.db, ids)
   }
 
   async withPresence (rows: PublicUserRow[]): Promise<PublicUser[]> {
