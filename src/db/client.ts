@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import type { SQL } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
@@ -57,4 +58,10 @@ export async function openDatabase ({ databaseUrl, dataDir, poolSize = 10 }: Ope
     lock.release()
     throw err
   }
+}
+
+/** Runs raw SQL on either driver and answers its rows (postgres.js answers an array, PGlite `{ rows }`). */
+export async function queryRows<T> (db: Db, query: SQL): Promise<T[]> {
+  const result = await db.execute(query) as unknown
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
 }

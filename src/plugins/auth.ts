@@ -1,7 +1,8 @@
 // Bearer-token authentication: a JWT (HS256 only) names a session, and the session must be live in the
 // database on every request, so logout and password changes revoke at once on every instance.
 import fastifyJwt from '@fastify/jwt'
-import { and, gt, inArray, isNull, sql } from 'drizzle-orm'
+import { and, gt, isNull, sql } from 'drizzle-orm'
+import { anyUuid } from '../db/arrays.ts'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { sessions } from '../db/schema.ts'
@@ -65,7 +66,7 @@ async function authPlugin (app: FastifyInstance, options: { secret: string }) {
   // Concurrent requests share one query for their session checks (each request still sees the live state).
   const liveSessions = new Batcher<string, Set<string>>(async (ids) => {
     const rows = await app.db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(
-      inArray(sessions.id, [...new Set(ids)]),
+      anyUuid(sessions.id, [...new Set(ids)]),
       isNull(sessions.revokedAt),
       gt(sessions.expiresAt, sql`now()`)
     ))

@@ -1,5 +1,6 @@
 // Contacts table access: each user's personal address book.
-import { and, asc, eq, inArray, sql } from 'drizzle-orm'
+import { and, asc, eq, sql } from 'drizzle-orm'
+import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { contacts, users } from '../../db/schema.ts'
 
@@ -41,7 +42,7 @@ export async function eitherHasTheOther (db: Db, a: string, b: string): Promise<
 export async function eitherHasTheOtherMany (db: Db, pairs: Array<[string, string]>): Promise<boolean[]> {
   const users = [...new Set(pairs.flat())]
   const rows = await db.select({ ownerId: contacts.ownerId, contactId: contacts.contactId }).from(contacts)
-    .where(and(inArray(contacts.ownerId, users), inArray(contacts.contactId, users)))
+    .where(and(anyUuid(contacts.ownerId, users), anyUuid(contacts.contactId, users)))
   const linked = new Set(rows.map((row) => `${row.ownerId}/${row.contactId}`))
   return pairs.map(([a, b]) => linked.has(`${a}/${b}`) || linked.has(`${b}/${a}`))
 }

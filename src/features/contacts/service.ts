@@ -1,5 +1,6 @@
 // Contacts: adding and removing people from your own list (it does not change theirs), with live presence.
 import type { FastifyInstance } from 'fastify'
+import type { Db } from '../../db/client.ts'
 import { fail } from '../../errors.ts'
 import type { Contact } from '../../schemas/models.ts'
 import { UsersService } from '../users/service.ts'
@@ -45,9 +46,9 @@ export class ContactsService {
     return eitherHasTheOther(this.app.db, a, b)
   }
 
-  /** mayTalk for many pairs at once. */
-  async mayTalkMany (pairs: Array<[string, string]>): Promise<boolean[]> {
-    return eitherHasTheOtherMany(this.app.db, pairs)
+  /** mayTalk for many pairs at once (read through `db`, a transaction, when given). */
+  async mayTalkMany (pairs: Array<[string, string]>, db: Db = this.app.db): Promise<boolean[]> {
+    return eitherHasTheOtherMany(db, pairs)
   }
 }
 

@@ -1,5 +1,6 @@
 // Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
-import { and, asc, eq, gt, inArray, lt, min, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, lt, min, sql } from 'drizzle-orm'
+import { anyUuid, array } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { events, users } from '../../db/schema.ts'
 
@@ -19,12 +20,14 @@ export interface StoredEvent extends EventDraft {
  * Taking an id updates the user's counter row, whose lock is held to commit: a later id of the same user
  * can only commit after every earlier one, so a reader never sees id N+1 before N. Several users' rows are
  * locked in user-id order so that two transactions touching the same users cannot deadlock.
+ * `alongside` runs with the final writes, pipelined on the same connection.
  */
-export async function appendEvents (tx: Db, drafts: EventDraft[]): Promise<StoredEvent[]> {
+export async function appendEvents (tx: Db, drafts: EventDraft[], alongside: (stored: StoredEvent[]) => Promise<unknown>): Promise<StoredEvent[]> {
   if (drafts.length === 0) return []
   const countByUser = new Map<string, number>()
   for (const draft of drafts) countByUser.set(draft.userId, (countByUser.get(draft.userId) ?? 0) + 1)
   const nextId = new Map<string, number>()
+  const writes: Array<Promise<unknown>> = []
   if (countByUser.size === 1) {
     const [userId, count] = countByUser.entries().next().value!
     const [row] = await tx.update(users)
@@ -34,22 +37,28 @@ export async function appendEvents (tx: Db, drafts: EventDraft[]): Promise<Store
     if (row === undefined) throw new Error(`appendEvents: no user ${userId}`)
     nextId.set(userId, row.lastEventId - count + 1)
   } else {
-    // Lock every counter row in one statement, in id order, then advance them all in a second one. NO KEY
-    // UPDATE (what a plain UPDATE takes) does not conflict with the KEY SHARE locks of foreign-key checks.
+    // Lock every counter row in one statement, in id order; the new values are then written with the events.
+    // NO KEY UPDATE (what a plain UPDATE takes) does not conflict with the KEY SHARE locks of foreign-key checks.
     const ids = [...countByUser.keys()]
     const locked = await tx.select({ id: users.id, lastEventId: users.lastEventId }).from(users)
-      .where(inArray(users.id, ids)).orderBy(asc(users.id)).for('no key update')
+      .where(anyUuid(users.id, ids)).orderBy(asc(users.id)).for('no key update')
     if (locked.length !== ids.length) throw new Error('appendEvents: unknown user')
-    const advanced = sql.join(locked.map((row) => sql`when ${row.id}::uuid then ${row.lastEventId + countByUser.get(row.id)!}::bigint`), sql` `)
-    await tx.update(users).set({ lastEventId: sql`case ${users.id} ${advanced} end` }).where(inArray(users.id, ids))
     for (const row of locked) nextId.set(row.id, row.lastEventId + 1)
+    writes.push(tx.update(users)
+      .set({ lastEventId: sql`${users.lastEventId} + counts.n` })
+      .from(sql`unnest(${array(locked.map((row) => row.id), 'uuid')}, ${array(locked.map((row) => countByUser.get(row.id)!), 'bigint')}) as counts(id, n)`)
+      .where(sql`${users.id} = counts.id`))
   }
   const stored = drafts.map((draft) => {
     const id = nextId.get(draft.userId)!
     nextId.set(draft.userId, id + 1)
     return { ...draft, id }
   })
-  await tx.insert(events).values(stored)
+  writes.push(tx.execute(sql`insert into ${events} (user_id, id, type, data)
+    select * from unnest(${array(stored.map((e) => e.userId), 'uuid')}, ${array(stored.map((e) => e.id), 'bigint')},
+      ${array(stored.map((e) => e.type), 'text')}, ${array(stored.map((e) => e.data), 'text')})`))
+  writes.push(alongside(stored))
+  await Promise.all(writes)
   return stored
 }
 

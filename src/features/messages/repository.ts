@@ -1,6 +1,7 @@
 // Messages and conversations table access: sending, history pages, the conversation list, read marks, clearing.
-import { and, desc, eq, gt, inArray, isNull, lt, lte, sql } from 'drizzle-orm'
-import type { Db } from '../../db/client.ts'
+import { and, desc, eq, gt, isNull, lt, lte, sql } from 'drizzle-orm'
+import { anyUuid, array } from '../../db/arrays.ts'
+import { type Db, queryRows } from '../../db/client.ts'
 import { conversations, files, messages, users } from '../../db/schema.ts'
 import type { Message } from '../../schemas/models.ts'
 import { toFileRef } from '../files/repository.ts'
@@ -179,18 +180,22 @@ export async function deleteClearedByBoth (tx: Db, a: string, b: string): Promis
 
 export async function findMessages (db: Db, ids: string[]): Promise<MessageRow[]> {
   if (ids.length === 0) return []
-  return db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId)).where(inArray(messages.id, ids))
+  return db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId)).where(anyUuid(messages.id, ids))
 }
 
 /** Inserts text messages in one statement; answers those stored (an id already taken is skipped). */
 export async function insertTextMessages (tx: Db, rows: Array<{ id: string, senderId: string, receiverId: string, content: string }>): Promise<Array<{ id: string, seq: number, createdAt: Date }>> {
-  return tx.insert(messages)
-    .values(rows.map((row) => {
-      const [pairLo, pairHi] = pairOf(row.senderId, row.receiverId)
-      return { ...row, kind: 'text' as const, pairLo, pairHi }
-    }))
-    .onConflictDoNothing({ target: messages.id })
-    .returning({ id: messages.id, seq: messages.seq, createdAt: messages.createdAt })
+  const pairs = rows.map((row) => pairOf(row.senderId, row.receiverId))
+  const inserted = await queryRows<{ id: string, seq: string | number, created_at: Date | string }>(tx, sql`
+    insert into ${messages} (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content)
+    select id, sender_id, receiver_id, pair_lo, pair_hi, 'text', content
+    from unnest(${array(rows.map((row) => row.id), 'uuid')}, ${array(rows.map((row) => row.senderId), 'uuid')},
+      ${array(rows.map((row) => row.receiverId), 'uuid')}, ${array(pairs.map((pair) => pair[0]), 'uuid')},
+      ${array(pairs.map((pair) => pair[1]), 'uuid')}, ${array(rows.map((row) => row.content), 'text')})
+      as batch(id, sender_id, receiver_id, pair_lo, pair_hi, content)
+    on conflict (id) do nothing
+    returning id, seq, created_at`)
+  return inserted.map((row) => ({ id: row.id, seq: Number(row.seq), createdAt: new Date(row.created_at) }))
 }
 
 /**
@@ -206,7 +211,9 @@ export async function advanceConversations (tx: Db, sent: Array<{ senderId: stri
       if (current === undefined || current.lastSeq < seq) newest.set(key, { ownerId, peerId, lastSeq: seq })
     }
   }
-  const values = [...newest.values()].sort((x, y) => x.ownerId < y.ownerId ? -1 : x.ownerId > y.ownerId ? 1 : x.peerId < y.peerId ? -1 : x.peerId > y.peerId ? 1 : 0)
-  await tx.insert(conversations).values(values)
-    .onConflictDoUpdate({ target: [conversations.ownerId, conversations.peerId], set: { lastSeq: sql`greatest(${conversations.lastSeq}, excluded.last_seq)` } })
+  const rows = [...newest.values()].sort((x, y) => x.ownerId < y.ownerId ? -1 : x.ownerId > y.ownerId ? 1 : x.peerId < y.peerId ? -1 : x.peerId > y.peerId ? 1 : 0)
+  await tx.execute(sql`
+    insert into ${conversations} (owner_id, peer_id, last_seq)
+    select * from unnest(${array(rows.map((row) => row.ownerId), 'uuid')}, ${array(rows.map((row) => row.peerId), 'uuid')}, ${array(rows.map((row) => row.lastSeq), 'bigint')})
+    on conflict (owner_id, peer_id) do update set last_seq = greatest(${conversations.lastSeq}, excluded.last_seq)`)
 }

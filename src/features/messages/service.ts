@@ -61,51 +61,51 @@ export class MessagesService {
 
   private async sendTexts (sends: TextSend[]): Promise<Array<SendResult | Error>> {
     const results: Array<SendResult | Error | undefined> = new Array(sends.length)
-    const [peers, allowed, existing] = await Promise.all([
-      this.users.existing(sends.map((send) => send.peerId)),
-      this.contacts.mayTalkMany(sends.map((send) => [send.senderId, send.peerId])),
-      findMessages(this.app.db, sends.flatMap((send) => send.id === undefined ? [] : [send.id]))
-    ])
-    const stored = new Map(existing.map((row) => [row.id, row]))
-    const fresh: Array<{ index: number, id: string }> = []
-    const taken = new Set<string>()
-    sends.forEach((send, index) => {
-      if (!peers.has(send.peerId)) results[index] = new AppError('USER_NOT_FOUND')
-      else if (!allowed[index]) results[index] = new AppError('NOT_A_CONTACT')
-      else if (send.id !== undefined && stored.has(send.id)) results[index] = this.retriedOrError(stored.get(send.id)!, sameText(send))
-      else if (send.id !== undefined && taken.has(send.id)) return // the same id twice in one batch: settled below
-      else {
-        const id = send.id ?? randomUUID()
-        taken.add(id)
-        fresh.push({ index, id })
-      }
-    })
-    if (fresh.length > 0) {
-      try {
-        await this.app.events.transaction(async (tx, emit) => {
-          const inserted = await insertTextMessages(tx, fresh.map(({ index, id }) => ({ id, senderId: sends[index]!.senderId, receiverId: sends[index]!.peerId, content: sends[index]!.content })))
-          const byId = new Map(inserted.map((row) => [row.id, row]))
-          const sent: Array<{ senderId: string, receiverId: string, seq: number }> = []
-          for (const { index, id } of fresh) {
-            const row = byId.get(id)
-            if (row === undefined) continue // taken meanwhile by a concurrent send: settled below
-            const send = sends[index]!
-            const message = toMessage({
-              id, seq: row.seq, senderId: send.senderId, receiverId: send.peerId, kind: 'text', content: send.content, createdAt: row.createdAt,
-              readAt: null, fileId: null, fileName: null, fileSize: null, fileMimeType: null, fileSha256: null
-            })
-            sent.push({ senderId: send.senderId, receiverId: send.peerId, seq: row.seq })
-            emit(send.senderId, 'message.created', message)
-            emit(send.peerId, 'message.created', message)
-            results[index] = { message, created: true }
+    try {
+      await this.app.events.transaction(async (tx, emit, alongside) => {
+        // The checks run inside the transaction, pipelined on its connection: one round trip for all three.
+        const [peers, allowed, existing] = await Promise.all([
+          this.users.existing(sends.map((send) => send.peerId), tx),
+          this.contacts.mayTalkMany(sends.map((send) => [send.senderId, send.peerId]), tx),
+          findMessages(tx, sends.flatMap((send) => send.id === undefined ? [] : [send.id]))
+        ])
+        const stored = new Map(existing.map((row) => [row.id, row]))
+        const fresh: Array<{ index: number, id: string }> = []
+        const taken = new Set<string>()
+        sends.forEach((send, index) => {
+          if (!peers.has(send.peerId)) results[index] = new AppError('USER_NOT_FOUND')
+          else if (!allowed[index]) results[index] = new AppError('NOT_A_CONTACT')
+          else if (send.id !== undefined && stored.has(send.id)) results[index] = this.retriedOrError(stored.get(send.id)!, sameText(send))
+          else if (send.id !== undefined && taken.has(send.id)) return // the same id twice in one batch: settled below
+          else {
+            const id = send.id ?? randomUUID()
+            taken.add(id)
+            fresh.push({ index, id })
           }
-          if (sent.length > 0) await advanceConversations(tx, sent)
         })
-      } catch (err) {
-        // One bad send must not fail the others: retry them one by one.
-        if (sends.length === 1) throw err
-        return Promise.all(sends.map((send) => this.sendTexts([send]).then(([result]) => result!, (error: unknown) => error as Error)))
-      }
+        if (fresh.length === 0) return
+        const inserted = await insertTextMessages(tx, fresh.map(({ index, id }) => ({ id, senderId: sends[index]!.senderId, receiverId: sends[index]!.peerId, content: sends[index]!.content })))
+        const byId = new Map(inserted.map((row) => [row.id, row]))
+        const sent: Array<{ senderId: string, receiverId: string, seq: number }> = []
+        for (const { index, id } of fresh) {
+          const row = byId.get(id)
+          if (row === undefined) continue // taken meanwhile by a concurrent send: settled below
+          const send = sends[index]!
+          const message = toMessage({
+            id, seq: row.seq, senderId: send.senderId, receiverId: send.peerId, kind: 'text', content: send.content, createdAt: row.createdAt,
+            readAt: null, fileId: null, fileName: null, fileSize: null, fileMimeType: null, fileSha256: null
+          })
+          sent.push({ senderId: send.senderId, receiverId: send.peerId, seq: row.seq })
+          emit(send.senderId, 'message.created', message)
+          emit(send.peerId, 'message.created', message)
+          results[index] = { message, created: true }
+        }
+        if (sent.length > 0) alongside(advanceConversations(tx, sent))
+      })
+    } catch (err) {
+      // One bad send must not fail the others: retry them one by one.
+      if (sends.length === 1) throw err
+      return Promise.all(sends.map((send) => this.sendTexts([send]).then(([result]) => result!, (error: unknown) => error as Error)))
     }
     // Ids that turned out to be taken (by this batch or a concurrent one): a retry, or a conflict.
     const unsettled = sends.flatMap((send, index) => results[index] === undefined ? [index] : [])

@@ -1,6 +1,7 @@
 // Users table access; rows are mapped to API shapes here, so a password hash never leaves this file
 // except through findCredentials.
-import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm'
+import { and, asc, eq, ne, sql } from 'drizzle-orm'
+import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { users } from '../../db/schema.ts'
 import type { User } from '../../schemas/models.ts'
@@ -65,6 +66,6 @@ export async function searchUsers (db: Db, prefix: string, limit: number, exclud
 
 /** Which of these ids are users. */
 export async function existingUserIds (db: Db, ids: string[]): Promise<Set<string>> {
-  const rows = await db.select({ id: users.id }).from(users).where(inArray(users.id, [...new Set(ids)]))
+  const rows = await db.select({ id: users.id }).from(users).where(anyUuid(users.id, [...new Set(ids)]))
   return new Set(rows.map((row) => row.id))
 }

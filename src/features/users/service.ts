@@ -1,5 +1,6 @@
 // Profiles: reading and changing your own, finding others (with their live online status).
 import type { FastifyInstance } from 'fastify'
+import type { Db } from '../../db/client.ts'
 import { violatedUniqueConstraint } from '../../db/errors.ts'
 import { AppError, fail } from '../../errors.ts'
 import type { PublicUser, User } from '../../schemas/models.ts'
@@ -86,9 +87,9 @@ export class UsersService {
     return findPublicUser(this.app.db, where)
   }
 
-  /** Which of these ids are users. */
-  async existing (ids: string[]): Promise<Set<string>> {
-    return existingUserIds(this.app.db, ids)
+  /** Which of these ids are users (read through `db`, a transaction, when given). */
+  async existing (ids: string[], db: Db = this.app.db): Promise<Set<string>> {
+    return existingUserIds(db, ids)
   }
 
   async withPresence (rows: PublicUserRow[]): Promise<PublicUser[]> {
