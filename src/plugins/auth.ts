@@ -72,7 +72,7 @@ async function authPlugin (app: FastifyInstance, options: { secret: string }) {
     ))
     const live = new Set(rows.map((row) => `${row.id}/${row.userId}`))
     return ids.map(() => live)
-  }, { maxBatch: 500, maxInFlight: 4 })
+  }, { maxBatch: 500, maxInFlight: 1 })
 
   const liveSession = async (token: string): Promise<AuthContext> => {
     const auth = verify(token)

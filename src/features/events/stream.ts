@@ -17,6 +17,10 @@ export interface EventStreamOptions {
   stallTimeoutMs: number
 }
 
+function frame (event: StoredEvent): string {
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`
+}
+
 export class EventStream {
   readonly userId: string
   readonly sessionId: string
@@ -61,14 +65,22 @@ export class EventStream {
       this.behind = true
       return
     }
+    // Contiguous events go out in one write (one syscall for a whole batch).
+    let chunk = ''
+    let gap = false
     for (const event of events) {
       if (event.id <= this.lastSent) continue
-      if (event.id !== this.lastSent + 1 || this.blocked) {
-        this.behind = true
-        if (!this.blocked) this.catchUp()
-        return
+      if (event.id !== this.lastSent + 1) {
+        gap = true
+        break
       }
-      this.writeEvent(event)
+      this.lastSent = event.id
+      chunk += frame(event)
+    }
+    if (chunk !== '') this.write(chunk)
+    if (gap) {
+      this.behind = true
+      if (!this.blocked) this.catchUp()
     }
   }
 
@@ -102,7 +114,7 @@ export class EventStream {
 
   private writeEvent (event: StoredEvent): void {
     this.lastSent = event.id
-    this.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`)
+    this.write(frame(event))
   }
 
   private write (chunk: string): void {

@@ -57,7 +57,7 @@ export class MessagesService {
     return this.textSends.submit({ senderId, peerId, id: input.id?.toLowerCase(), content: input.content })
   }
 
-  private readonly textSends = new Batcher<TextSend, SendResult>((sends) => this.sendTexts(sends), { maxBatch: 256, maxInFlight: 3 })
+  private readonly textSends = new Batcher<TextSend, SendResult>((sends) => this.sendTexts(sends), { maxBatch: 256, maxInFlight: 1 })
 
   private async sendTexts (sends: TextSend[]): Promise<Array<SendResult | Error>> {
     const results: Array<SendResult | Error | undefined> = new Array(sends.length)
