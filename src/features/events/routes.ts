@@ -15,6 +15,10 @@ Durable events (\`message.created\`, \`message.read\`, \`history.cleared\`, \`co
 
 Each frame is one \`StreamEvent\`: \`id\` (durable events), \`event\` and one line of JSON \`data\`.`
 
+function flattenString (value: unknown): void {
+  if (typeof value === 'string' && value.length > 0) value.charCodeAt(0)
+}
+
 export default async function eventsRoutes (app: App) {
   app.addHook('onRequest', app.authenticate)
 
@@ -41,12 +45,21 @@ export default async function eventsRoutes (app: App) {
     const resume = request.headers['last-event-id'] ?? request.query.lastEventId
     reply.hijack()
     const res = reply.raw
-    res.writeHead(200, {
-      ...reply.getHeaders(),
+    // Only the headers a stream needs (CORS included): a response's header block lives as long as the
+    // connection, and the document-oriented security headers mean nothing to an event stream.
+    const headers: OutgoingHttpHeaders = {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      'x-accel-buffering': 'no'
-    } as OutgoingHttpHeaders)
+      'x-accel-buffering': 'no',
+      'x-content-type-options': 'nosniff'
+    }
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (name.startsWith('access-control-') || name === 'vary') headers[name] = value
+    }
+    res.writeHead(200, headers)
+    // Node keeps the serialized header block for the connection's life as a rope of ~70 small strings;
+    // reading a character makes V8 flatten it into one (about 2 KiB less per open stream).
+    flattenString((res as unknown as { _header?: unknown })._header)
     request.raw.socket.setNoDelay(true)
     try {
       await app.events.openStream({
