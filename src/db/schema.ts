@@ -90,7 +90,7 @@ export const messages = pgTable('messages', {
 }, (t) => [
   index('messages_pair_seq_idx').on(t.pairLo, t.pairHi, t.seq),
   index('messages_unread_idx').on(t.receiverId, t.senderId, t.seq).where(sql`${t.readAt} is null`),
-  index('messages_file_id_idx').on(t.fileId)
+  index('messages_file_id_idx').on(t.fileId).where(sql`${t.fileId} is not null`)
 ])
 
 /** Each user's view of a conversation: latest activity, and up to which message they cleared it. */

@@ -16,12 +16,6 @@ import { appendEvents, latestEventId, oldestKeptEventId, pruneEventsBefore, read
 import { DURABLE_EVENTS, type DurableEventData, type DurableEventType } from './schemas.ts'
 import { EventStream } from './stream.ts'
 
-/**
- * Lets a statement that nothing in the transaction waits for run pipelined with the event writes (the
- * transaction still waits for it before committing).
- */
-export type Alongside = (statement: Promise<unknown>) => void
-
 export type Emit = <K extends DurableEventType>(userId: string, type: K, data: DurableEventData[K]) => void
 
 const externalSchemas = Object.fromEntries(MODEL_SCHEMAS.map((schema) => [schema.$id!, schema]))
@@ -92,18 +86,13 @@ export class EventsService {
    * Runs `work` in a transaction; the events it emits are stored in that same transaction and pushed to
    * streams only after it commits. A rolled-back change leaves no event, and a committed one always has its events.
    */
-  async transaction<T> (work: (tx: Db, emit: Emit, alongside: Alongside) => Promise<T>): Promise<T> {
+  async transaction<T> (work: (tx: Db, emit: Emit) => Promise<T>): Promise<T> {
     let stored: StoredEvent[] = []
     const result = await this.db.transaction(async (tx) => {
       const drafts: EventDraft[] = []
-      const pending: Array<Promise<unknown>> = []
       const emit: Emit = (userId, type, data) => { drafts.push({ userId, type, data: serializers[type](data) }) }
-      const value = await work(tx, emit, (statement) => {
-        statement.catch(() => {}) // its failure is raised below, by Promise.all
-        pending.push(statement)
-      })
+      const value = await work(tx, emit)
       stored = await appendEvents(tx, drafts, (events) => events.length > 0 ? this.bus.notifyInTx(tx, { t: 'e', u: newestPerUser(events) }) : Promise.resolve())
-      await Promise.all(pending)
       return value
     })
     this.hubs.offer(stored)

@@ -183,37 +183,35 @@ export async function findMessages (db: Db, ids: string[]): Promise<MessageRow[]
   return db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId)).where(anyUuid(messages.id, ids))
 }
 
-/** Inserts text messages in one statement; answers those stored (an id already taken is skipped). */
+/**
+ * Inserts text messages and moves both users' views of each conversation to its newest message, in one
+ * statement; answers the messages stored (an id already taken is skipped). Conversation rows are written in
+ * (owner, peer) order, as everywhere, so that concurrent writers lock them in the same order.
+ */
 export async function insertTextMessages (tx: Db, rows: Array<{ id: string, senderId: string, receiverId: string, content: string }>): Promise<Array<{ id: string, seq: number, createdAt: Date }>> {
   const pairs = rows.map((row) => pairOf(row.senderId, row.receiverId))
   const inserted = await queryRows<{ id: string, seq: string | number, created_at: Date | string }>(tx, sql`
-    insert into ${messages} (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content)
-    select id, sender_id, receiver_id, pair_lo, pair_hi, 'text', content
-    from unnest(${array(rows.map((row) => row.id), 'uuid')}, ${array(rows.map((row) => row.senderId), 'uuid')},
-      ${array(rows.map((row) => row.receiverId), 'uuid')}, ${array(pairs.map((pair) => pair[0]), 'uuid')},
-      ${array(pairs.map((pair) => pair[1]), 'uuid')}, ${array(rows.map((row) => row.content), 'text')})
-      as batch(id, sender_id, receiver_id, pair_lo, pair_hi, content)
-    on conflict (id) do nothing
-    returning id, seq, created_at`)
+    with inserted as (
+      insert into ${messages} (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content)
+      select id, sender_id, receiver_id, pair_lo, pair_hi, 'text', content
+      from unnest(${array(rows.map((row) => row.id), 'uuid')}, ${array(rows.map((row) => row.senderId), 'uuid')},
+        ${array(rows.map((row) => row.receiverId), 'uuid')}, ${array(pairs.map((pair) => pair[0]), 'uuid')},
+        ${array(pairs.map((pair) => pair[1]), 'uuid')}, ${array(rows.map((row) => row.content), 'text')})
+        as batch(id, sender_id, receiver_id, pair_lo, pair_hi, content)
+      on conflict (id) do nothing
+      returning id, seq, created_at, sender_id, receiver_id
+    ), views as (
+      insert into ${conversations} (owner_id, peer_id, last_seq)
+      select owner_id, peer_id, max(seq) from (
+        select sender_id as owner_id, receiver_id as peer_id, seq from inserted
+        union all
+        select receiver_id, sender_id, seq from inserted
+      ) as sides
+      group by owner_id, peer_id
+      order by owner_id, peer_id
+      on conflict (owner_id, peer_id) do update set last_seq = greatest(${conversations.lastSeq}, excluded.last_seq)
+    )
+    select id, seq, created_at from inserted`)
   return inserted.map((row) => ({ id: row.id, seq: Number(row.seq), createdAt: new Date(row.created_at) }))
 }
 
-/**
- * Moves both users' views of each conversation to its newest message, creating them as needed. Rows are
- * written in (owner, peer) order so that concurrent batches lock them in the same order.
- */
-export async function advanceConversations (tx: Db, sent: Array<{ senderId: string, receiverId: string, seq: number }>): Promise<void> {
-  const newest = new Map<string, { ownerId: string, peerId: string, lastSeq: number }>()
-  for (const { senderId, receiverId, seq } of sent) {
-    for (const [ownerId, peerId] of [[senderId, receiverId], [receiverId, senderId]] as const) {
-      const key = `${ownerId}/${peerId}`
-      const current = newest.get(key)
-      if (current === undefined || current.lastSeq < seq) newest.set(key, { ownerId, peerId, lastSeq: seq })
-    }
-  }
-  const rows = [...newest.values()].sort((x, y) => x.ownerId < y.ownerId ? -1 : x.ownerId > y.ownerId ? 1 : x.peerId < y.peerId ? -1 : x.peerId > y.peerId ? 1 : 0)
-  await tx.execute(sql`
-    insert into ${conversations} (owner_id, peer_id, last_seq)
-    select * from unnest(${array(rows.map((row) => row.ownerId), 'uuid')}, ${array(rows.map((row) => row.peerId), 'uuid')}, ${array(rows.map((row) => row.lastSeq), 'bigint')})
-    on conflict (owner_id, peer_id) do update set last_seq = greatest(${conversations.lastSeq}, excluded.last_seq)`)
-}

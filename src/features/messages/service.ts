@@ -10,7 +10,7 @@ import { ContactsService } from '../contacts/service.ts'
 import { FilesService, type ReceivedUpload } from '../files/service.ts'
 import { UsersService } from '../users/service.ts'
 import {
-  advanceConversations, clearConversation, findMessages, insertTextMessages, deleteClearedByBoth, findClearedSeq, findMessage, findSeqInPair, insertMessage, listConversations,
+  clearConversation, findMessages, insertTextMessages, deleteClearedByBoth, findClearedSeq, findMessage, findSeqInPair, insertMessage, listConversations,
   listHistory, lockConversations, markRead, markReadUpTo, type MessageRow, setLastSeq, toMessage
 } from './repository.ts'
 
@@ -57,12 +57,12 @@ export class MessagesService {
     return this.textSends.submit({ senderId, peerId, id: input.id?.toLowerCase(), content: input.content })
   }
 
-  private readonly textSends = new Batcher<TextSend, SendResult>((sends) => this.sendTexts(sends), { maxBatch: 256, maxInFlight: 1 })
+  private readonly textSends = new Batcher<TextSend, SendResult>((sends) => this.sendTexts(sends), { maxBatch: 256, maxInFlight: 2 })
 
   private async sendTexts (sends: TextSend[]): Promise<Array<SendResult | Error>> {
     const results: Array<SendResult | Error | undefined> = new Array(sends.length)
     try {
-      await this.app.events.transaction(async (tx, emit, alongside) => {
+      await this.app.events.transaction(async (tx, emit) => {
         // The checks run inside the transaction, pipelined on its connection: one round trip for all three.
         const [peers, allowed, existing] = await Promise.all([
           this.users.existing(sends.map((send) => send.peerId), tx),
@@ -86,7 +86,6 @@ export class MessagesService {
         if (fresh.length === 0) return
         const inserted = await insertTextMessages(tx, fresh.map(({ index, id }) => ({ id, senderId: sends[index]!.senderId, receiverId: sends[index]!.peerId, content: sends[index]!.content })))
         const byId = new Map(inserted.map((row) => [row.id, row]))
-        const sent: Array<{ senderId: string, receiverId: string, seq: number }> = []
         for (const { index, id } of fresh) {
           const row = byId.get(id)
           if (row === undefined) continue // taken meanwhile by a concurrent send: settled below
@@ -95,12 +94,10 @@ export class MessagesService {
             id, seq: row.seq, senderId: send.senderId, receiverId: send.peerId, kind: 'text', content: send.content, createdAt: row.createdAt,
             readAt: null, fileId: null, fileName: null, fileSize: null, fileMimeType: null, fileSha256: null
           })
-          sent.push({ senderId: send.senderId, receiverId: send.peerId, seq: row.seq })
           emit(send.senderId, 'message.created', message)
           emit(send.peerId, 'message.created', message)
           results[index] = { message, created: true }
         }
-        if (sent.length > 0) alongside(advanceConversations(tx, sent))
       })
     } catch (err) {
       // One bad send must not fail the others: retry them one by one.
