@@ -1,7 +1,7 @@
 // Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
-import { and, asc, eq, gt, lt, min, sql } from 'drizzle-orm'
+import { asc, eq, lt, min, sql } from 'drizzle-orm'
 import { anyUuid, array } from '../../db/arrays.ts'
-import type { Db } from '../../db/client.ts'
+import { type Db, queryRows } from '../../db/client.ts'
 import { events, users } from '../../db/schema.ts'
 
 export interface EventDraft {
@@ -62,12 +62,27 @@ export async function appendEvents (tx: Db, drafts: EventDraft[], alongside: (st
   return stored
 }
 
-export async function readEventsAfter (db: Db, userId: string, afterId: number, limit: number): Promise<StoredEvent[]> {
-  return db.select({ userId: events.userId, id: events.id, type: events.type, data: events.data })
-    .from(events)
-    .where(and(eq(events.userId, userId), gt(events.id, afterId)))
-    .orderBy(asc(events.id))
-    .limit(limit)
+export interface EventRead {
+  userId: string
+  afterId: number
+  limit: number
+}
+
+/** Several users' readEventsAfter in one query: each read's events, oldest first, at most its limit. */
+export async function readEventsAfterMany (db: Db, reads: EventRead[]): Promise<StoredEvent[][]> {
+  const rows = await queryRows<{ i: string | number, user_id: string, id: string | number, type: string, data: string }>(db, sql`
+    select r.i, e.user_id, e.id, e.type, e.data
+    from unnest(${array(reads.map((read) => read.userId), 'uuid')}, ${array(reads.map((read) => read.afterId), 'bigint')},
+      ${array(reads.map((read) => read.limit), 'bigint')}) with ordinality as r(user_id, after_id, max_rows, i)
+    cross join lateral (
+      select user_id, id, type, data from ${events}
+      where user_id = r.user_id and id > r.after_id
+      order by id limit r.max_rows
+    ) as e
+    order by r.i, e.id`)
+  const results: StoredEvent[][] = reads.map(() => [])
+  for (const row of rows) results[Number(row.i) - 1]!.push({ userId: row.user_id, id: Number(row.id), type: row.type, data: row.data })
+  return results
 }
 
 export async function latestEventId (db: Db, userId: string): Promise<number | undefined> {

@@ -9,10 +9,11 @@ import type { Config } from '../../config.ts'
 import type { Db } from '../../db/client.ts'
 import { contacts, sessions } from '../../db/schema.ts'
 import type { Bus, BusMessage } from '../../plugins/bus.ts'
+import { Batcher } from '../../lib/batcher.ts'
 import { MODEL_SCHEMAS } from '../../schemas/models.ts'
 import { Hubs } from './hub.ts'
 import { Presence } from './presence.ts'
-import { appendEvents, latestEventId, oldestKeptEventId, pruneEventsBefore, readEventsAfter, type EventDraft, type StoredEvent } from './repository.ts'
+import { appendEvents, latestEventId, oldestKeptEventId, pruneEventsBefore, readEventsAfterMany, type EventDraft, type EventRead, type StoredEvent } from './repository.ts'
 import { DURABLE_EVENTS, type DurableEventData, type DurableEventType } from './schemas.ts'
 import { EventStream } from './stream.ts'
 
@@ -39,15 +40,20 @@ export class EventsService {
   private stopped = false
   private pruning: Promise<unknown> = Promise.resolve()
 
+  private readonly readEvents: (userId: string, afterId: number, limit: number) => Promise<StoredEvent[]>
+
   constructor (
     private readonly db: Db,
     private readonly bus: Bus,
     private readonly config: Config,
     private readonly log: FastifyBaseLogger
   ) {
+    // Reads of many users' events at once (one notice from another instance can name dozens) share a query.
+    const reads = new Batcher<EventRead, StoredEvent[]>((batch) => readEventsAfterMany(db, batch), { maxBatch: 200, maxInFlight: 2 })
+    this.readEvents = (userId, afterId, limit) => reads.submit({ userId, afterId, limit })
     this.hubs = new Hubs({
       latestEventId: async (userId) => (await latestEventId(db, userId)) ?? 0,
-      readEventsAfter: (userId, afterId, limit) => readEventsAfter(db, userId, afterId, limit)
+      readEventsAfter: this.readEvents
     }, log)
     this.presence = new Presence(db, bus, log, config.presenceRenewMs)
     bus.onMessage((message) => this.onBusMessage(message))
@@ -106,7 +112,7 @@ export class EventsService {
       sessionId,
       res,
       log,
-      read: (afterId, limit) => readEventsAfter(this.db, userId, afterId, limit),
+      read: (afterId, limit) => this.readEvents(userId, afterId, limit),
       stallTimeoutMs: this.config.sseStallTimeoutMs
     })
     if (this.stopped || stream.closed) { // shutting down, or the client already left
