@@ -105,7 +105,7 @@ export class MessagesService {
       return Promise.all(sends.map((send) => this.sendTexts([send]).then(([result]) => result!, (error: unknown) => error as Error)))
     }
     // Ids that turned out to be taken (by this batch or a concurrent one): a retry, or a conflict.
-    const unsettled = sends.flatMap((send, index) => results[index] === undefined ? [index] : [])
+    const unsettled = sends.flatMap((_send, index) => results[index] === undefined ? [index] : [])
     if (unsettled.length > 0) {
       const rows = new Map((await findMessages(this.app.db, unsettled.map((index) => sends[index]!.id!))).map((row) => [row.id, row]))
       for (const index of unsettled) {
