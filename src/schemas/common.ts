@@ -26,3 +26,6 @@ export function errorResponse (description: string) {
 }
 
 export const IdParamsSchema = Type.Object({ id: Uuid() })
+
+/** The 401 of every authenticated route. */
+export const unauthorizedResponse = errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')

@@ -1,6 +1,6 @@
 // /auth: register, password login, token login (renewal) and logout.
 import { Type } from '@sinclair/typebox'
-import { errorResponse, ref } from '../../schemas/common.ts'
+import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import { SessionSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { LoginBodySchema, RegisterBodySchema, TokenLoginBodySchema } from './schemas.ts'
@@ -88,7 +88,7 @@ export default async function authRoutes (app: App) {
         security: [{ bearerAuth: [] }],
         response: {
           204: Type.Null({ description: 'Signed out.' }),
-          401: errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
+          401: unauthorizedResponse
         }
       }
     }, async (request, reply) => {

@@ -1,12 +1,11 @@
 // /contacts: the caller's address book.
 import { Type } from '@sinclair/typebox'
-import { errorResponse, ref } from '../../schemas/common.ts'
+import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import { ContactSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { AddContactBodySchema, ContactListSchema, ContactParamsSchema } from './schemas.ts'
 import { ContactsService } from './service.ts'
 
-const unauthorized = errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
 
 export default async function contactsRoutes (app: App) {
   const contacts = new ContactsService(app)
@@ -18,7 +17,7 @@ export default async function contactsRoutes (app: App) {
       summary: 'Your contacts, with live online status',
       tags: ['contacts'],
       security: [{ bearerAuth: [] }],
-      response: { 200: ContactListSchema, 401: unauthorized }
+      response: { 200: ContactListSchema, 401: unauthorizedResponse }
     }
   }, async (request) => ({ contacts: await contacts.list(request.auth.userId) }))
 
@@ -33,7 +32,7 @@ export default async function contactsRoutes (app: App) {
       response: {
         201: ref(ContactSchema),
         400: errorResponse('VALIDATION_ERROR, INVALID_JSON or CANNOT_ADD_SELF.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         404: errorResponse('USER_NOT_FOUND'),
         409: errorResponse('CONTACT_EXISTS'),
         415: errorResponse('UNSUPPORTED_MEDIA_TYPE')
@@ -55,7 +54,7 @@ export default async function contactsRoutes (app: App) {
       response: {
         204: Type.Null({ description: 'Removed.' }),
         400: errorResponse('VALIDATION_ERROR: contactId is not a UUID.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         404: errorResponse('CONTACT_NOT_FOUND')
       }
     }

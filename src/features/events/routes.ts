@@ -1,7 +1,7 @@
 // GET /events: the caller's Server-Sent Events stream, resumable with Last-Event-ID.
 import type { OutgoingHttpHeaders } from 'node:http'
 import { Type } from '@sinclair/typebox'
-import { errorResponse, ref } from '../../schemas/common.ts'
+import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import type { App } from '../../types.ts'
 import { EventsHeadersSchema, EventsQuerySchema, StreamEventSchema } from './schemas.ts'
 
@@ -38,7 +38,7 @@ export default async function eventsRoutes (app: App) {
           content: { 'text/event-stream': { schema: Type.Array(ref(StreamEventSchema)) } }
         },
         400: errorResponse('VALIDATION_ERROR: Last-Event-ID or lastEventId is not a decimal id.'),
-        401: errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
+        401: unauthorizedResponse
       }
     }
   }, async (request, reply) => {

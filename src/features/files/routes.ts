@@ -1,7 +1,7 @@
 // GET /files/{fileId} (download, for the parties of the message or, for avatars, anyone signed in) and
 // PUT /users/me/avatar (upload your avatar).
 import { Type } from '@sinclair/typebox'
-import { errorResponse, ref } from '../../schemas/common.ts'
+import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import { UserSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { contentDisposition } from './names.ts'
@@ -9,7 +9,6 @@ import { AvatarFormSchema, documentMultipartBody, FileBytesResponseSchema, FileP
 import { FilesService } from './service.ts'
 import { discardUnreadBody } from './upload.ts'
 
-const unauthorized = errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
 
 /** Weak comparison (RFC 9110 8.8.3.2), as If-None-Match asks for. */
 function matches (ifNoneMatch: string | undefined, etag: string): boolean {
@@ -40,7 +39,7 @@ export default async function filesRoutes (app: App) {
         200: FileBytesResponseSchema,
         304: Type.Null({ description: 'Not modified: the ETag in If-None-Match is current. No body.' }),
         400: errorResponse('VALIDATION_ERROR: fileId is not a UUID.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         404: errorResponse('FILE_NOT_FOUND')
       }
     }
@@ -72,7 +71,7 @@ export default async function filesRoutes (app: App) {
       response: {
         200: ref(UserSchema),
         400: errorResponse('VALIDATION_ERROR: no part `file`, an unknown part, or a malformed multipart body.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         413: errorResponse('PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts. Nothing is stored.'),
         415: errorResponse('UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored.')
       }

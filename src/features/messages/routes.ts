@@ -1,6 +1,6 @@
 // /conversations and /messages: sending, history, the conversation list, read receipts, clearing.
 import { Type } from '@sinclair/typebox'
-import { errorResponse, ref } from '../../schemas/common.ts'
+import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import { MessageSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { documentMultipartBody, UploadFormSchema } from '../files/schemas.ts'
@@ -11,7 +11,6 @@ import {
 } from './schemas.ts'
 import { MessagesService } from './service.ts'
 
-const unauthorized = errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
 const security = [{ bearerAuth: [] }]
 const tags = ['conversations']
 const POLICY = 'You may send to a user when either of you has the other as a contact (403 NOT_A_CONTACT otherwise); not to yourself (400 CANNOT_MESSAGE_SELF); 404 USER_NOT_FOUND for an unknown peer.'
@@ -35,7 +34,7 @@ function uploadRoute (kind: 'file' | 'image') {
         200: { ...ref(MessageSchema), description: 'A retry: this id was already used by you, to this peer, for the same file (name, size, SHA-256). Nothing was stored or delivered again.' },
         201: { ...ref(MessageSchema), description: 'Sent.' },
         400: errorResponse('VALIDATION_ERROR (no part `file`, an unknown part, `id` not a UUID, a malformed body) or CANNOT_MESSAGE_SELF.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         403: errorResponse('NOT_A_CONTACT'),
         404: errorResponse('USER_NOT_FOUND'),
         409: errorResponse('MESSAGE_ID_CONFLICT: the id is taken by a different message.'),
@@ -59,7 +58,7 @@ export default async function messagesRoutes (app: App) {
       description: 'Each with the peer (live online status), the last message you have not cleared (null when you cleared after it) and the number of messages from the peer you have not read (cleared ones not counted).',
       tags,
       security,
-      response: { 200: ConversationListSchema, 401: unauthorized }
+      response: { 200: ConversationListSchema, 401: unauthorizedResponse }
     }
   }, async (request) => ({ conversations: await messages.conversations(request.auth.userId) }))
 
@@ -75,7 +74,7 @@ export default async function messagesRoutes (app: App) {
       response: {
         200: MessagePageSchema,
         400: errorResponse('VALIDATION_ERROR (peerId or before not a UUID, limit out of 1-200) or CANNOT_MESSAGE_SELF (no conversation with yourself).'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         404: errorResponse('USER_NOT_FOUND, or MESSAGE_NOT_FOUND: `before` is not a message of this conversation.')
       }
     }
@@ -94,7 +93,7 @@ export default async function messagesRoutes (app: App) {
         200: { ...ref(MessageSchema), description: 'A retry: this id was already used by you, to this peer, with the same content. Nothing was stored or delivered again.' },
         201: { ...ref(MessageSchema), description: 'Sent.' },
         400: errorResponse('VALIDATION_ERROR (content empty, over 10,000 characters, with a NUL or an unpaired surrogate; an unknown property), INVALID_JSON or CANNOT_MESSAGE_SELF.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         403: errorResponse('NOT_A_CONTACT'),
         404: errorResponse('USER_NOT_FOUND'),
         409: errorResponse('MESSAGE_ID_CONFLICT: the id is taken by a different message.'),
@@ -131,7 +130,7 @@ export default async function messagesRoutes (app: App) {
       response: {
         204: Type.Null({ description: 'Cleared.' }),
         400: errorResponse('VALIDATION_ERROR (peerId not a UUID) or CANNOT_MESSAGE_SELF.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         404: errorResponse('USER_NOT_FOUND')
       }
     }
@@ -152,7 +151,7 @@ export default async function messagesRoutes (app: App) {
       response: {
         200: ReadUpToResultSchema,
         400: errorResponse('VALIDATION_ERROR, INVALID_JSON or CANNOT_MESSAGE_SELF.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         404: errorResponse('USER_NOT_FOUND, or MESSAGE_NOT_FOUND: `upTo` is not a message of this conversation.'),
         413: errorResponse('PAYLOAD_TOO_LARGE'),
         415: errorResponse('UNSUPPORTED_MEDIA_TYPE')
@@ -171,7 +170,7 @@ export default async function messagesRoutes (app: App) {
       response: {
         200: ReadReceiptSchema,
         400: errorResponse('VALIDATION_ERROR: messageId is not a UUID.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         403: errorResponse('NOT_MESSAGE_RECEIVER: you sent this message; only its receiver can mark it read.'),
         404: errorResponse('MESSAGE_NOT_FOUND: no such message, or not one of yours.')
       }

@@ -1,11 +1,10 @@
 // /users: your own profile, and finding other users.
-import { errorResponse, ref } from '../../schemas/common.ts'
+import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import { PublicUserSchema, UserSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { SearchQuerySchema, UpdateMeBodySchema, UserIdParamsSchema, UserListSchema } from './schemas.ts'
 import { UsersService } from './service.ts'
 
-const unauthorized = errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')
 
 export default async function usersRoutes (app: App) {
   const users = new UsersService(app)
@@ -17,7 +16,7 @@ export default async function usersRoutes (app: App) {
       summary: 'Your own account',
       tags: ['users'],
       security: [{ bearerAuth: [] }],
-      response: { 200: ref(UserSchema), 401: unauthorized }
+      response: { 200: ref(UserSchema), 401: unauthorizedResponse }
     }
   }, async (request) => users.me(request.auth.userId))
 
@@ -32,7 +31,7 @@ export default async function usersRoutes (app: App) {
       response: {
         200: ref(UserSchema),
         400: errorResponse('VALIDATION_ERROR or INVALID_JSON.'),
-        401: unauthorized,
+        401: unauthorizedResponse,
         403: errorResponse('WRONG_PASSWORD: currentPassword is missing or wrong.'),
         409: errorResponse('USERNAME_TAKEN or EMAIL_TAKEN.'),
         413: errorResponse('PAYLOAD_TOO_LARGE'),
@@ -49,7 +48,7 @@ export default async function usersRoutes (app: App) {
       tags: ['users'],
       security: [{ bearerAuth: [] }],
       querystring: SearchQuerySchema,
-      response: { 200: UserListSchema, 400: errorResponse('VALIDATION_ERROR'), 401: unauthorized }
+      response: { 200: UserListSchema, 400: errorResponse('VALIDATION_ERROR'), 401: unauthorizedResponse }
     }
   }, async (request) => ({ users: await users.search(request.auth.userId, request.query.search, request.query.limit ?? 20) }))
 
@@ -60,7 +59,7 @@ export default async function usersRoutes (app: App) {
       tags: ['users'],
       security: [{ bearerAuth: [] }],
       params: UserIdParamsSchema,
-      response: { 200: ref(PublicUserSchema), 400: errorResponse('VALIDATION_ERROR: id is not a UUID.'), 401: unauthorized, 404: errorResponse('USER_NOT_FOUND') }
+      response: { 200: ref(PublicUserSchema), 400: errorResponse('VALIDATION_ERROR: id is not a UUID.'), 401: unauthorizedResponse, 404: errorResponse('USER_NOT_FOUND') }
     }
   }, async (request) => users.getPublic(request.params.id))
 }
