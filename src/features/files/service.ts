@@ -7,7 +7,7 @@ import { fileTypeFromBuffer } from 'file-type'
 import type { Db } from '../../db/client.ts'
 import { fail } from '../../errors.ts'
 import type { User } from '../../schemas/models.ts'
-import { UsersService } from '../users/service.ts'
+import { type ProfileChanges, UsersService } from '../users/service.ts'
 import { deleteUnreferencedFiles, type FileKind, type FileRow, fileUrl, findReadableFile, insertFile } from './repository.ts'
 import { LocalFileStorage, type FileStorage, type StoredObject } from './storage.ts'
 import { readUploadForm, type UploadForm } from './upload.ts'
@@ -81,9 +81,23 @@ export class FilesService {
       await this.removeUnreferenced(this.app.db, [file.id]).then((ids) => this.removeBytes(ids))
       throw err
     }
-    const previousId = previous === null ? undefined : AVATAR_URL.exec(previous)?.[1]
-    if (previousId !== undefined) await this.removeBytes(await this.removeUnreferenced(this.app.db, [previousId]))
+    await this.releaseAvatar(previous, user.avatarUrl)
     return user
+  }
+
+  /** PATCH /users/me: a stored avatar that the change leaves unreferenced goes (row and bytes). */
+  async updateProfile (auth: { userId: string, sessionId: string }, changes: ProfileChanges): Promise<User> {
+    const users = new UsersService(this.app)
+    const previous = changes.avatarUrl === undefined ? null : (await users.me(auth.userId)).avatarUrl
+    const user = await users.update(auth, changes)
+    await this.releaseAvatar(previous, user.avatarUrl)
+    return user
+  }
+
+  private async releaseAvatar (previous: string | null, current: string | null): Promise<void> {
+    if (previous === null || previous === current) return
+    const previousId = AVATAR_URL.exec(previous)?.[1]
+    if (previousId !== undefined) await this.removeBytes(await this.removeUnreferenced(this.app.db, [previousId]))
   }
 
   /** Deletes the rows of those files nothing refers to any more (in the caller's transaction); answers their ids. */

@@ -3,11 +3,14 @@ import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.t
 import { PublicUserSchema, UserSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { SearchQuerySchema, UpdateMeBodySchema, UserIdParamsSchema, UserListSchema } from './schemas.ts'
+import { FilesService } from '../files/service.ts'
 import { UsersService } from './service.ts'
 
 
 export default async function usersRoutes (app: App) {
   const users = new UsersService(app)
+  // Profile changes go through the files feature, which owns stored avatars (an unreferenced one is removed).
+  const files = new FilesService(app)
   app.addHook('onRequest', app.authenticate)
 
   app.get('/me', {
@@ -38,7 +41,7 @@ export default async function usersRoutes (app: App) {
         415: errorResponse('UNSUPPORTED_MEDIA_TYPE')
       }
     }
-  }, async (request) => users.update(request.auth, request.body))
+  }, async (request) => files.updateProfile(request.auth, request.body))
 
   app.get('', {
     schema: {
