@@ -1,7 +1,6 @@
 // Where uploaded bytes live: a small interface (an object store can implement it later) and a local directory
 // implementation, `${DATA_DIR}/files`, which several instances can share.
 import { createHash, randomUUID } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
 import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Readable, Transform } from 'node:stream'
@@ -65,9 +64,13 @@ export class LocalFileStorage implements FileStorage {
         callback(null, chunk)
       }
     })
+    // Created before the copy starts: a write stream opens its file asynchronously, so a copy failing at once
+    // could otherwise create the file after the clean-up below had run.
+    const handle = await open(tmpPath, 'wx')
     try {
-      await pipeline(source, meter, createWriteStream(tmpPath, { flags: 'wx' }))
+      await pipeline(source, meter, handle.createWriteStream())
     } catch (err) {
+      await handle.close().catch(() => {})
       await unlinkIfPresent(tmpPath)
       throw err
     }
