@@ -97,7 +97,7 @@ export async function buildApp (config: Config): Promise<App> {
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir })
   await app.register(authPlugin, { secret: jwtSecret })
 
-  const events = new EventsService(app.db, app.bus, config, app.log)
+  const events = new EventsService(app.db, app.bus, config, app.log, app.tokens.liveSessions)
   await events.start()
   app.decorate('events', events)
   // Streams never end by themselves: end them before the server waits for connections to drain.

@@ -39,10 +39,6 @@ export function statusOf (code: ErrorCode): number {
   return ERRORS[code][0]
 }
 
-export function codesWithStatus (status: number): ErrorCode[] {
-  return ERROR_CODES.filter((code) => ERRORS[code][0] === status)
-}
-
 /** A declared API error: services throw it, the error handler answers it in the contract's shape. */
 export class AppError extends Error {
   readonly statusCode: number

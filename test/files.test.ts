@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { files, messages } from '../src/db/schema.ts'
 import { startApp } from './helpers/app.ts'
 import { addContact, registerUser, type TestUser } from './helpers/client.ts'
-import { connectSse, type SseConnection } from './helpers/sse.ts'
+import { connectSse } from './helpers/sse.ts'
 import { GIF, JPEG, PNG, upload, uploadForm, WEBP, type UploadOptions } from './helpers/upload.ts'
 
 const MAX = 512 * 1024

@@ -14,11 +14,3 @@ export function violatedUniqueConstraint (err: unknown): string | undefined {
   }
   return undefined
 }
-
-/** True when a foreign key check failed (a referenced row vanished concurrently). */
-export function isForeignKeyViolation (err: unknown): boolean {
-  for (let current = err as PgErrorLike | undefined, depth = 0; current && depth < 4; current = current.cause as PgErrorLike | undefined, depth++) {
-    if (current.code === '23503') return true
-  }
-  return false
-}

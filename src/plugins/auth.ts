@@ -33,6 +33,8 @@ declare module 'fastify' {
       verify: (token: string) => AuthContext
       /** The session named by a token, if it is live. */
       liveSession: (token: string) => Promise<AuthContext>
+      /** Which of these sessions are live (not revoked, not expired), with their users. */
+      liveSessions: (ids: string[]) => Promise<Map<string, string>>
     }
   }
   interface FastifyContextConfig {
@@ -64,27 +66,33 @@ async function authPlugin (app: FastifyInstance, options: { secret: string }) {
   }
 
   // Concurrent requests share one query for their session checks (each request still sees the live state).
-  const liveSessions = new Batcher<string, Set<string>>(async (ids) => {
+  const checks = new Batcher<string, Map<string, string>>(async (ids) => {
     const rows = await app.db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(
       anyUuid(sessions.id, [...new Set(ids)]),
       isNull(sessions.revokedAt),
       gt(sessions.expiresAt, sql`now()`)
     ))
-    const live = new Set(rows.map((row) => `${row.id}/${row.userId}`))
+    const live = new Map(rows.map((row) => [row.id, row.userId]))
     return ids.map(() => live)
   }, { maxBatch: 500, maxInFlight: 1 })
 
+  const liveSessions = async (ids: string[]): Promise<Map<string, string>> => {
+    const answers = await Promise.all(ids.map((id) => checks.submit(id)))
+    return new Map(ids.flatMap((id, i) => answers[i]!.has(id) ? [[id, answers[i]!.get(id)!] as const] : []))
+  }
+
   const liveSession = async (token: string): Promise<AuthContext> => {
     const auth = verify(token)
-    const live = await liveSessions.submit(auth.sessionId)
-    if (!live.has(`${auth.sessionId}/${auth.userId}`)) throw new AppError('TOKEN_INVALID')
+    const live = await liveSessions([auth.sessionId])
+    if (live.get(auth.sessionId) !== auth.userId) throw new AppError('TOKEN_INVALID')
     return auth
   }
 
   app.decorate('tokens', {
     issue: (session) => app.jwt.sign({ sub: session.userId, sid: session.id, exp: Math.floor(session.expiresAt.getTime() / 1000) }),
     verify,
-    liveSession
+    liveSession,
+    liveSessions
   })
 
   app.decorateRequest('auth', null as unknown as AuthContext)

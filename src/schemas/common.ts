@@ -25,7 +25,5 @@ export function errorResponse (description: string) {
   return { ...ref(ErrorResponseSchema), description }
 }
 
-export const IdParamsSchema = Type.Object({ id: Uuid() })
-
 /** The 401 of every authenticated route. */
 export const unauthorizedResponse = errorResponse('AUTH_REQUIRED or TOKEN_INVALID.')

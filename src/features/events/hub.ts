@@ -161,10 +161,6 @@ export class Hubs {
     for (const hub of this.byUser.values()) hub.poke(undefined)
   }
 
-  hasUser (userId: string): boolean {
-    return this.byUser.has(userId)
-  }
-
   userIds (): string[] {
     return [...this.byUser.keys()]
   }

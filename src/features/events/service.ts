@@ -2,12 +2,12 @@
 // streams after commit (here directly, elsewhere through the bus), serves streams with resume, presence,
 // session revocation, heartbeats and pruning.
 import type { ServerResponse } from 'node:http'
-import { and, eq, inArray, isNull, gt, sql } from 'drizzle-orm'
+import { and, eq, inArray } from 'drizzle-orm'
 import fastJson from 'fast-json-stringify'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { Db } from '../../db/client.ts'
-import { contacts, sessions } from '../../db/schema.ts'
+import { contacts } from '../../db/schema.ts'
 import type { Bus, BusMessage } from '../../plugins/bus.ts'
 import { Batcher } from '../../lib/batcher.ts'
 import { MODEL_SCHEMAS } from '../../schemas/models.ts'
@@ -46,7 +46,9 @@ export class EventsService {
     private readonly db: Db,
     private readonly bus: Bus,
     private readonly config: Config,
-    private readonly log: FastifyBaseLogger
+    private readonly log: FastifyBaseLogger,
+    /** Which of these sessions are live (the auth plugin's check). */
+    private readonly liveSessions: (ids: string[]) => Promise<Map<string, string>>
   ) {
     // Reads of many users' events at once (one notice from another instance can name dozens) share a query.
     const reads = new Batcher<EventRead, StoredEvent[]>((batch) => readEventsAfterMany(db, batch), { maxBatch: 200, maxInFlight: 2 })
@@ -210,11 +212,6 @@ export class EventsService {
     for (const stream of streams) if (!live.has(stream.sessionId)) stream.revoke()
   }
 
-  private async liveSessions (ids: string[]): Promise<Set<string>> {
-    const rows = await this.db.select({ id: sessions.id }).from(sessions)
-      .where(and(inArray(sessions.id, ids), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
-    return new Set(rows.map((row) => row.id))
-  }
 }
 
 function newestPerUser (events: StoredEvent[]): Array<[string, number]> {

@@ -1,6 +1,6 @@
 // Child processes of the benchmark (servers under test, load generators): started with a watchdog that ends
 // them if the runner dies, tracked so every one is stopped on exit or failure, and measured through /proc.
-import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { type ChildProcess, fork, type Serializable, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
@@ -99,6 +99,27 @@ export function forkNode (name: string, modulePath: string): Child {
     serialization: 'advanced'
   })
   return track(name, proc, true)
+}
+
+/** Sends a child one IPC message and resolves with its answer; rejects on `{ error }`, its exit, or a timeout. */
+export function askChild<T> (child: Child, message: Serializable, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { cleanup(); reject(new Error(`${child.name} did not answer within ${timeoutMs} ms:\n${child.tail.join('\n')}`)) }, timeoutMs)
+    const onMessage = (reply: T & { error?: string }) => {
+      cleanup()
+      if (reply.error !== undefined) reject(new Error(`${child.name} failed: ${reply.error}`))
+      else resolve(reply)
+    }
+    const onExit = (code: number | null) => { cleanup(); reject(new Error(`${child.name} exited (code ${code}):\n${child.tail.join('\n')}`)) }
+    const cleanup = () => {
+      clearTimeout(timer)
+      child.proc.off('message', onMessage)
+      child.proc.off('exit', onExit)
+    }
+    child.proc.on('message', onMessage)
+    child.proc.once('exit', onExit)
+    child.proc.send(message)
+  })
 }
 
 /** Resolves with the first line matching `pattern`, or rejects when the child exits or time runs out. */

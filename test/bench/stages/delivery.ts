@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { Api, type BenchUser } from '../lib/api.ts'
 import type { StageContext } from '../lib/context.ts'
 import { warmupSeconds } from '../lib/context.ts'
-import { type Child, forkNode, readCpuMs, type Server, startChatServer } from '../lib/processes.ts'
+import { askChild, type Child, forkNode, readCpuMs, type Server, startChatServer } from '../lib/processes.ts'
 import type { LoadResult, LoadSpec } from './delivery-load.ts'
 
 const LOAD_MODULE = fileURLToPath(new URL('./delivery-load.ts', import.meta.url))
@@ -47,30 +47,8 @@ async function preparePairs (api: Api, count: number, log: (message: string) => 
   return prepared
 }
 
-function runLoad (child: Child, spec: LoadSpec, timeoutMs: number): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup()
-      reject(new Error(`load generator did not finish within ${timeoutMs} ms:\n${child.tail.join('\n')}`))
-    }, timeoutMs)
-    const onMessage = (message: { result?: LoadResult, error?: string }) => {
-      cleanup()
-      if (message.result !== undefined) resolve(message.result)
-      else reject(new Error(`load generator failed: ${message.error}`))
-    }
-    const onExit = (code: number | null) => {
-      cleanup()
-      reject(new Error(`load generator exited (code ${code}):\n${child.tail.join('\n')}`))
-    }
-    const cleanup = () => {
-      clearTimeout(timer)
-      child.proc.off('message', onMessage)
-      child.proc.off('exit', onExit)
-    }
-    child.proc.on('message', onMessage)
-    child.proc.once('exit', onExit)
-    child.proc.send({ run: spec })
-  })
+async function runLoad (child: Child, spec: LoadSpec, timeoutMs: number): Promise<LoadResult> {
+  return (await askChild<{ result: LoadResult }>(child, { run: spec }, timeoutMs)).result
 }
 
 export async function runDelivery (ctx: StageContext, instances: 1 | 2): Promise<DeliveryResult> {

@@ -1,12 +1,12 @@
 // C, idle streams: as many idle SSE connections as the box allows (up to BENCH_IDLE_STREAMS, 20,000), from a
 // client process of its own, to a server with a short heartbeat; the server's memory per stream (VmRSS delta)
 // and the CPU its heartbeats cost (utime + stime over heartbeat intervals).
-import { execFileSync, type Serializable } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { Api } from '../lib/api.ts'
 import { type StageContext, sleep } from '../lib/context.ts'
-import { type Child, forkNode, readCpuMs, readRss, type Server, startChatServer } from '../lib/processes.ts'
+import { askChild, type Child, forkNode, readCpuMs, readRss, type Server, startChatServer } from '../lib/processes.ts'
 import type { IdleOpened, IdleSpec } from './idle-client.ts'
 
 const CLIENT_MODULE = fileURLToPath(new URL('./idle-client.ts', import.meta.url))
@@ -69,26 +69,6 @@ function hardFileLimit (): number {
   }
 }
 
-function ask<T> (child: Child, message: Serializable, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { cleanup(); reject(new Error(`idle client did not answer within ${timeoutMs} ms`)) }, timeoutMs)
-    const onMessage = (reply: T & { error?: string }) => {
-      cleanup()
-      if (reply.error !== undefined) reject(new Error(`idle client failed: ${reply.error}`))
-      else resolve(reply)
-    }
-    const onExit = (code: number | null) => { cleanup(); reject(new Error(`idle client exited (code ${code}):\n${child.tail.join('\n')}`)) }
-    const cleanup = () => {
-      clearTimeout(timer)
-      child.proc.off('message', onMessage)
-      child.proc.off('exit', onExit)
-    }
-    child.proc.on('message', onMessage)
-    child.proc.once('exit', onExit)
-    child.proc.send(message)
-  })
-}
-
 export async function runIdle (ctx: StageContext): Promise<IdleResult> {
   const { settings } = ctx
   const { heartbeatMs } = settings
@@ -127,18 +107,18 @@ export async function runIdle (ctx: StageContext): Promise<IdleResult> {
       budgetMs: settings.idleOpenSeconds * 1000
     }
     ctx.log(`opening up to ${target} idle streams (${limitedBy})`)
-    const { opened } = await ask<{ opened: IdleOpened }>(client, { open: spec }, spec.budgetMs + 60_000)
+    const { opened } = await askChild<{ opened: IdleOpened }>(client, { open: spec }, spec.budgetMs + 60_000)
     if (opened.opened === 0) throw new Error(`no stream opened: ${opened.firstError}`)
     // Let the opening's garbage be collected and the heartbeat timers settle before reading memory.
     await sleep(Math.max(2000, heartbeatMs))
     const rssSettled = readRss(server.pid)
 
     const intervals = 3
-    await ask(client, { markPings: true }, 10_000)
+    await askChild(client, { markPings: true }, 10_000)
     const cpu0 = readCpuMs(server.pid)
     await sleep(heartbeatMs * intervals)
     const cpuBusy = (readCpuMs(server.pid) - cpu0) / intervals
-    const pings = await ask<{ pinged: number, closed: number }>(client, { countPings: true }, 10_000)
+    const pings = await askChild<{ pinged: number, closed: number }>(client, { countPings: true }, 10_000)
     // Garbage not yet collected inflates a single reading: take the lower of two, some seconds apart.
     const rssAfter = Math.min(rssSettled, readRss(server.pid))
 
