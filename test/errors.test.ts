@@ -151,6 +151,11 @@ tap.test('hardening', async (t) => {
     isError(t, await send('GET', '/users/%00', { headers: auth }), 400, 'VALIDATION_ERROR', /id/)
   })
 
+  t.test('an unpaired surrogate in any string is 400 naming the field (it could not be stored as sent)', async (t) => {
+    isError(t, await send('POST', '/auth/login', { body: '{"username":"someone","password":"pass\\ud800word"}', headers: { 'content-type': 'application/json' } }), 400, 'VALIDATION_ERROR', /password.*Unicode/)
+    isError(t, await send('PATCH', '/users/me', { body: '{"avatarUrl":"https://x.example/\\udfff"}', headers: { 'content-type': 'application/json', ...auth } }), 400, 'VALIDATION_ERROR', /avatarUrl/)
+  })
+
   t.test('a path id that is not a UUID is 400', async (t) => {
     for (const id of ['abc', '1', `${randomUUID()}0`, 'ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ', '%20']) {
       isError(t, await send('GET', `/users/${id}`, { headers: auth }), 400, 'VALIDATION_ERROR', /id/)

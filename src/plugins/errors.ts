@@ -87,19 +87,30 @@ function toAppError (err: FastifyError & { validation?: ValidationIssue[], valid
   return undefined
 }
 
+// With the u flag a character class matches only unpaired surrogates, which UTF-8 cannot encode.
+const LONE_SURROGATE = /[\ud800-\udfff]/u
+
+/** Why a string cannot be stored exactly as sent in PostgreSQL text, if it cannot. */
+function unstorable (text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain a NUL character'
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it has an unpaired surrogate)'
+  return undefined
+}
+
 /**
- * Finds a NUL character in parsed input (PostgreSQL text cannot store one). Iterative: a deeply nested
- * body must not overflow the stack.
+ * Finds a string in parsed input that PostgreSQL text cannot store as sent (a NUL character, an unpaired
+ * surrogate) and says why. Iterative: a deeply nested body must not overflow the stack.
  */
-function findNul (value: unknown, path: string): string | undefined {
+function findUnstorable (value: unknown, path: string): string | undefined {
   const pending: Array<[unknown, string]> = [[value, path]]
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [current, at] = next
     if (typeof current === 'string') {
-      if (current.includes('\u0000')) return at
+      const reason = unstorable(current)
+      if (reason !== undefined) return `${at} ${reason}`
     } else if (current !== null && typeof current === 'object') {
       for (const [key, inner] of Object.entries(current)) {
-        if (key.includes('\u0000')) return `${at}/${key.replaceAll('\u0000', '\\u0000')}`
+        if (key.includes('\u0000')) return `${at}/${key.replaceAll('\u0000', '\\u0000')} must not contain a NUL character`
         pending.push([inner, `${at}/${key}`])
       }
     }
@@ -131,8 +142,8 @@ async function errorsPlugin (app: FastifyInstance) {
   })
 
   app.addHook('preValidation', async (request: FastifyRequest) => {
-    const found = findNul(request.query, 'querystring') ?? findNul(request.params, 'params') ?? findNul(request.body, 'body')
-    if (found) throw new AppError('VALIDATION_ERROR', `${found} must not contain a NUL character`)
+    const found = findUnstorable(request.query, 'querystring') ?? findUnstorable(request.params, 'params') ?? findUnstorable(request.body, 'body')
+    if (found) throw new AppError('VALIDATION_ERROR', found)
   })
 }
 

@@ -33,9 +33,6 @@ const sameText = (send: TextSend) => (row: MessageRow) =>
 /** Rolls the send back when its id turns out to be taken (a concurrent send with the same id won). */
 class IdTaken extends Error {}
 
-// PostgreSQL text is UTF-8: an unpaired surrogate cannot be stored as sent.
-const LONE_SURROGATE = /[\ud800-\udfff]/u
-
 export class MessagesService {
   private readonly contacts: ContactsService
   private readonly users: UsersService
@@ -52,7 +49,6 @@ export class MessagesService {
    * check, one transaction and one notification. A lone send runs at once.
    */
   async sendText (senderId: string, peerId: string, input: { id?: string, content: string }): Promise<SendResult> {
-    if (LONE_SURROGATE.test(input.content)) fail('VALIDATION_ERROR', 'body/content must be well-formed Unicode (it has an unpaired surrogate)')
     if (peerId === senderId) fail('CANNOT_MESSAGE_SELF')
     return this.textSends.submit({ senderId, peerId, id: input.id?.toLowerCase(), content: input.content })
   }
