@@ -225,10 +225,10 @@ tap.test('hardening', async (t) => {
 
   t.test('raw HTTP oddities get 4xx answers', async (t) => {
     const cases = [
-      `POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"username":"a"}`,
-      `POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{"username":"a","password":"bbbbbbbb"}`,
-      `GET /users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n`,
-      `POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{"\xff\xfe":"\xc0"}`,
+      'POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"username":"a"}',
+      'POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{"username":"a","password":"bbbbbbbb"}',
+      'GET /users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n',
+      'POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{"\xff\xfe":"\xc0"}',
       `GET /users/${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
       'TRACE /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
       'BREW /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
@@ -279,7 +279,6 @@ tap.test('hardening', async (t) => {
     t.equal(refused.headers.get('access-control-allow-origin'), null)
     t.ok(refused.status < 500)
   })
-
 })
 
 tap.test('register, login and token-login are rate limited per client address: 429 with Retry-After', async (t) => {

@@ -263,7 +263,7 @@ t.test('an instance that dies without cleanup stops counting its users online', 
   const dead = randomUUID()
   await a.app.db.insert(instances).values({ id: dead })
   await a.app.db.insert(presence).values({ userId: ghost.id, instanceId: dead })
-  const online = async () => (await apiClient(a.baseUrl, alice.token).GET(`/users/{id}`, { params: { path: { id: ghost.id } } })).data!.online
+  const online = async () => (await apiClient(a.baseUrl, alice.token).GET('/users/{id}', { params: { path: { id: ghost.id } } })).data!.online
   t.equal(await online(), true, 'online while its instance renews')
   const diedAt = Date.now()
   await until(async () => !await online(), 'the dead instance\'s user to show offline', 10_000)

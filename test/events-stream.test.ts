@@ -231,7 +231,7 @@ t.test('a writer that takes an id and commits late is never skipped', async (t) 
   })
   await holding
   const marker = randomUUID()
-  const slow = app.events.transaction(async (_tx, emit) => {
+  const slow = app.services.outbox.transaction(async (_tx, emit) => {
     emit(early.id, 'contact.removed', { contactId: marker })
     emit(held.id, 'contact.removed', { contactId: marker })
   })
@@ -264,7 +264,7 @@ t.test('reset: resuming from before the oldest kept event, or from an unknown id
   await cause(alice, 5)
   await app.db.update(events).set({ createdAt: new Date(Date.now() - 30 * 86400_000) })
     .where(and(eq(events.userId, alice.id), lte(events.id, 3)))
-  await app.events.prune()
+  await app.services.events.prune()
   const kept = await app.db.select({ id: events.id }).from(events).where(eq(events.userId, alice.id))
   t.same(kept.map((row) => row.id).sort(), [4, 5], 'events older than the retention are pruned')
 
@@ -292,7 +292,7 @@ t.test('reset: resuming from before the oldest kept event, or from an unknown id
 
   // Every event pruned: a resume from before the newest is expired.
   await app.db.update(events).set({ createdAt: new Date(Date.now() - 30 * 86400_000) }).where(eq(events.userId, alice.id))
-  await app.events.prune()
+  await app.services.events.prune()
   const gone = await open(t, alice, { lastEventId: '4' })
   await gone.waitForEvent('reset')
   t.same(JSON.parse(gone.frames[1]!.data), { reason: 'expired' })
@@ -374,14 +374,14 @@ t.test('a stalled reader is cut off while the server\'s buffer for it stays boun
   const alice = await registerUser(baseUrl)
   const paused = await connectSse(baseUrl, { token: alice.token, paused: true })
   t.teardown(() => paused.close())
-  await until(() => [...app.events.hubs.streamsOf(alice.id)].length === 1, 'the stream to be attached')
-  const [server] = [...app.events.hubs.streamsOf(alice.id)]
+  await until(() => [...app.services.hubs.streamsOf(alice.id)].length === 1, 'the stream to be attached')
+  const [server] = [...app.services.hubs.streamsOf(alice.id)]
   const big = 'x'.repeat(256 * 1024)
   const createdAt = new Date().toISOString()
   let written = 0
   let maxBuffered = 0
   for (let i = 0; i < 64 && !server!.closed; i++) {
-    await app.events.transaction(async (_tx, emit) => {
+    await app.services.outbox.transaction(async (_tx, emit) => {
       emit(alice.id, 'profile.updated', { id: alice.id, username: alice.username, email: alice.email, avatarUrl: `https://example.com/${i}/${big}`, createdAt })
     })
     written += big.length
@@ -390,7 +390,7 @@ t.test('a stalled reader is cut off while the server\'s buffer for it stays boun
   await until(() => server!.closed, 'the stalled stream to be closed', config.sseStallTimeoutMs + 30_000)
   t.ok(written >= 8 * 1024 * 1024, `wrote ${written} bytes of events`)
   t.ok(maxBuffered < 1024 * 1024, `server-side buffer stayed bounded (max ${maxBuffered} bytes)`)
-  t.same([...app.events.hubs.streamsOf(alice.id)], [], 'the stream is gone from the hub')
+  t.same([...app.services.hubs.streamsOf(alice.id)], [], 'the stream is gone from the hub')
 
   // The client resumes by id and gets the rest.
   paused.response.resume()

@@ -36,11 +36,11 @@ t.test('app.close() ends every stream, including a stalled one, and resolves', a
   const big = 'x'.repeat(256 * 1024)
   const createdAt = new Date().toISOString()
   for (let i = 0; i < 40; i++) {
-    await app.events.transaction(async (_tx, emit) => {
+    await app.services.outbox.transaction(async (_tx, emit) => {
       emit(bob.id, 'profile.updated', { id: bob.id, username: bob.username, email: bob.email, avatarUrl: `https://example.com/${i}/${big}`, createdAt })
     })
   }
-  const [server] = [...app.events.hubs.streamsOf(bob.id)]
+  const [server] = [...app.services.hubs.streamsOf(bob.id)]
   t.ok(server !== undefined && server.bufferedBytes > 0, 'the stalled stream has unsent bytes')
 
   let timer: NodeJS.Timeout | undefined

@@ -5,7 +5,7 @@ import { type SQL, type SQLWrapper, sql } from 'drizzle-orm'
 type ArrayType = 'uuid' | 'text' | 'bigint'
 
 /** A JavaScript array sent as one typed PostgreSQL array parameter. */
-export function array (values: ReadonlyArray<string | number>, type: ArrayType): SQL {
+export function array (values: ReadonlyArray<string | number | null>, type: ArrayType): SQL {
   return sql`${sql.param(values)}::${sql.raw(type)}[]`
 }
 

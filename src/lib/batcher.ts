@@ -33,7 +33,7 @@ export class Batcher<I, O> {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch)
       this.inFlight++
-      this.execute(batch).finally(() => {
+      void this.execute(batch).finally(() => {
         this.inFlight--
         this.drain()
       })

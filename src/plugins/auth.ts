@@ -1,13 +1,22 @@
 // Bearer-token authentication: a JWT (HS256 only) names a session, and the session must be live in the
 // database on every request, so logout and password changes revoke at once on every instance.
 import fastifyJwt from '@fastify/jwt'
-import { and, gt, isNull, sql } from 'drizzle-orm'
-import { anyUuid } from '../db/arrays.ts'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { sessions } from '../db/schema.ts'
 import { AppError } from '../errors.ts'
-import { Batcher } from '../lib/batcher.ts'
+
+/** Signs and checks bearer tokens; a service that issues sessions receives it. */
+export interface Tokens {
+  issue: (session: { id: string, userId: string, expiresAt: Date }) => string
+  /** Checks signature, algorithm and expiry; the session's liveness is checked separately. */
+  verify: (token: string) => AuthContext
+}
+
+export interface AuthOptions {
+  secret: string
+  /** Which of these sessions are live (not revoked, not expired), with their users. */
+  liveSessions: (ids: string[]) => Promise<Map<string, string>>
+}
 
 export interface AuthContext {
   userId: string
@@ -27,15 +36,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook: requires a live session. Apply it to the scopes that need it. */
     authenticate: (request: FastifyRequest) => Promise<void>
-    tokens: {
-      issue: (session: { id: string, userId: string, expiresAt: Date }) => string
-      /** Checks signature, algorithm and expiry; the session's liveness is checked separately. */
-      verify: (token: string) => AuthContext
-      /** The session named by a token, if it is live. */
-      liveSession: (token: string) => Promise<AuthContext>
-      /** Which of these sessions are live (not revoked, not expired), with their users. */
-      liveSessions: (ids: string[]) => Promise<Map<string, string>>
-    }
+    tokens: Tokens
   }
   interface FastifyContextConfig {
     /** Also accept the token as the access_token query parameter (for EventSource). */
@@ -46,7 +47,7 @@ declare module 'fastify' {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value)
 
-async function authPlugin (app: FastifyInstance, options: { secret: string }) {
+async function authPlugin (app: FastifyInstance, options: AuthOptions) {
   await app.register(fastifyJwt, {
     secret: options.secret,
     sign: { algorithm: 'HS256' },
@@ -65,34 +66,16 @@ async function authPlugin (app: FastifyInstance, options: { secret: string }) {
     return { userId: claims.sub, sessionId: claims.sid }
   }
 
-  // Concurrent requests share one query for their session checks (each request still sees the live state).
-  const checks = new Batcher<string, Map<string, string>>(async (ids) => {
-    const rows = await app.db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(
-      anyUuid(sessions.id, [...new Set(ids)]),
-      isNull(sessions.revokedAt),
-      gt(sessions.expiresAt, sql`now()`)
-    ))
-    const live = new Map(rows.map((row) => [row.id, row.userId]))
-    return ids.map(() => live)
-  }, { maxBatch: 500, maxInFlight: 1 })
-
-  const liveSessions = async (ids: string[]): Promise<Map<string, string>> => {
-    const answers = await Promise.all(ids.map((id) => checks.submit(id)))
-    return new Map(ids.flatMap((id, i) => answers[i]!.has(id) ? [[id, answers[i]!.get(id)!] as const] : []))
-  }
-
   const liveSession = async (token: string): Promise<AuthContext> => {
     const auth = verify(token)
-    const live = await liveSessions([auth.sessionId])
+    const live = await options.liveSessions([auth.sessionId])
     if (live.get(auth.sessionId) !== auth.userId) throw new AppError('TOKEN_INVALID')
     return auth
   }
 
   app.decorate('tokens', {
     issue: (session) => app.jwt.sign({ sub: session.userId, sid: session.id, exp: Math.floor(session.expiresAt.getTime() / 1000) }),
-    verify,
-    liveSession,
-    liveSessions
+    verify
   })
 
   app.decorateRequest('auth', null as unknown as AuthContext)
@@ -113,4 +96,4 @@ async function authPlugin (app: FastifyInstance, options: { secret: string }) {
   })
 }
 
-export default fp(authPlugin, { name: 'auth', dependencies: ['db'] })
+export default fp(authPlugin, { name: 'auth' })

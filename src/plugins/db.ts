@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { type Database, type Db, openDatabase } from '../db/client.ts'
 import { migrateDatabase } from '../db/migrate.ts'
-import { type Bus, createBus } from './bus.ts'
+import { type Bus, createBus } from '../bus/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

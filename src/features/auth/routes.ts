@@ -4,13 +4,12 @@ import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.t
 import { SessionSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { LoginBodySchema, RegisterBodySchema, TokenLoginBodySchema } from './schemas.ts'
-import { AuthService } from './service.ts'
+import type { AuthService } from './service.ts'
 
 const tooMany = errorResponse('RATE_LIMITED: too many attempts from this address; see Retry-After.')
 const invalid = errorResponse('VALIDATION_ERROR or INVALID_JSON: the body is not valid; the message names the field.')
 
-export default async function authRoutes (app: App) {
-  const auth = new AuthService(app)
+export default async function authRoutes (app: App, { auth }: { auth: AuthService }) {
   // Per client address and per instance (counts are kept in memory).
   const rateLimit = { max: app.config.rateLimitAuthPerMinute, timeWindow: 60_000 }
 

@@ -1,5 +1,5 @@
 // Contacts table access: each user's personal address book.
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { contacts, users } from '../../db/schema.ts'
@@ -45,4 +45,11 @@ export async function eitherHasTheOtherMany (db: Db, pairs: Array<[string, strin
     .where(and(anyUuid(contacts.ownerId, users), anyUuid(contacts.contactId, users)))
   const linked = new Set(rows.map((row) => `${row.ownerId}/${row.contactId}`))
   return pairs.map(([a, b]) => linked.has(`${a}/${b}`) || linked.has(`${b}/${a}`))
+}
+
+/** Those of `owners` who have `contactId` as a contact. */
+export async function ownersAmong (db: Db, contactId: string, owners: string[]): Promise<string[]> {
+  const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts)
+    .where(and(eq(contacts.contactId, contactId), inArray(contacts.ownerId, owners)))
+  return rows.map((row) => row.ownerId)
 }

@@ -4,11 +4,9 @@ import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.t
 import { ContactSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
 import { AddContactBodySchema, ContactListSchema, ContactParamsSchema } from './schemas.ts'
-import { ContactsService } from './service.ts'
+import type { ContactsService } from './service.ts'
 
-
-export default async function contactsRoutes (app: App) {
-  const contacts = new ContactsService(app)
+export default async function contactsRoutes (app: App, { contacts }: { contacts: ContactsService }) {
   app.addHook('onRequest', app.authenticate)
 
   app.get('', {

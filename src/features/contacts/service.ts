@@ -1,21 +1,23 @@
 // Contacts: adding and removing people from your own list (it does not change theirs), with live presence.
-import type { FastifyInstance } from 'fastify'
 import type { Db } from '../../db/client.ts'
 import { fail } from '../../errors.ts'
 import type { Contact } from '../../schemas/models.ts'
-import { UsersService } from '../users/service.ts'
-import { deleteContact, eitherHasTheOther, eitherHasTheOtherMany, insertContact, listContacts, type ContactRow } from './repository.ts'
+import type { Outbox } from '../events/outbox.ts'
+import type { Presence } from '../events/presence.ts'
+import type { UsersService } from '../users/service.ts'
+import { deleteContact, eitherHasTheOther, eitherHasTheOtherMany, insertContact, listContacts, ownersAmong, type ContactRow } from './repository.ts'
 
 export class ContactsService {
-  private readonly users: UsersService
-
-  constructor (private readonly app: FastifyInstance) {
-    this.users = new UsersService(app)
-  }
+  constructor (
+    private readonly db: Db,
+    private readonly outbox: Outbox,
+    private readonly presence: Presence,
+    private readonly users: UsersService
+  ) {}
 
   async list (ownerId: string): Promise<Contact[]> {
-    const rows = await listContacts(this.app.db, ownerId)
-    const online = await this.app.events.presence.onlineAmong(rows.map((row) => row.contactId))
+    const rows = await listContacts(this.db, ownerId)
+    const online = await this.presence.onlineAmong(rows.map((row) => row.contactId))
     return rows.map((row) => toContact(row, online.has(row.contactId)))
   }
 
@@ -24,8 +26,8 @@ export class ContactsService {
     const user = await this.users.find(target.userId !== undefined ? { id: target.userId } : { username: target.username! })
     if (user === undefined) fail('USER_NOT_FOUND')
     if (user.id === ownerId) fail('CANNOT_ADD_SELF')
-    const online = await this.app.events.presence.onlineAmong([user.id])
-    return this.app.events.transaction(async (tx, emit) => {
+    const online = await this.presence.onlineAmong([user.id])
+    return this.outbox.transaction(async (tx, emit) => {
       const addedAt = await insertContact(tx, ownerId, user.id)
       if (addedAt === undefined) fail('CONTACT_EXISTS')
       const contact = toContact({ contactId: user.id, username: user.username, avatarUrl: user.avatarUrl, addedAt }, online.has(user.id))
@@ -35,19 +37,22 @@ export class ContactsService {
   }
 
   async remove (ownerId: string, contactId: string): Promise<void> {
-    await this.app.events.transaction(async (tx, emit) => {
+    await this.outbox.transaction(async (tx, emit) => {
       if (!await deleteContact(tx, ownerId, contactId)) fail('CONTACT_NOT_FOUND')
       emit(ownerId, 'contact.removed', { contactId })
     })
   }
 
+  /** Which of `candidates` have `userId` as a contact (they watch its presence). */
+  readonly watchersAmong = async (userId: string, candidates: string[]): Promise<string[]> => ownersAmong(this.db, userId, candidates)
+
   /** The messaging policy: two users may talk when either has the other as a contact. */
   async mayTalk (a: string, b: string): Promise<boolean> {
-    return eitherHasTheOther(this.app.db, a, b)
+    return eitherHasTheOther(this.db, a, b)
   }
 
   /** mayTalk for many pairs at once (read through `db`, a transaction, when given). */
-  async mayTalkMany (pairs: Array<[string, string]>, db: Db = this.app.db): Promise<boolean[]> {
+  async mayTalkMany (pairs: Array<[string, string]>, db: Db = this.db): Promise<boolean[]> {
     return eitherHasTheOtherMany(db, pairs)
   }
 }

@@ -4,7 +4,7 @@ import { and, eq, inArray, lt, sql } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../../db/client.ts'
 import { instances, presence } from '../../db/schema.ts'
-import type { Bus } from '../../plugins/bus.ts'
+import type { Bus } from '../../bus/index.ts'
 
 export class Presence {
   private readonly local = new Map<string, number>()

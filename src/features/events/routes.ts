@@ -3,6 +3,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import { Type } from '@sinclair/typebox'
 import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import type { App } from '../../types.ts'
+import type { EventsService } from './service.ts'
 import { EventsHeadersSchema, EventsQuerySchema, StreamEventSchema } from './schemas.ts'
 
 const DESCRIPTION = `Opens the caller's event stream (\`text/event-stream\`). A user may hold several; each gets every event of the user.
@@ -19,7 +20,7 @@ function flattenString (value: unknown): void {
   if (typeof value === 'string' && value.length > 0) value.charCodeAt(0)
 }
 
-export default async function eventsRoutes (app: App) {
+export default async function eventsRoutes (app: App, { events }: { events: EventsService }) {
   app.addHook('onRequest', app.authenticate)
 
   app.get('', {
@@ -62,7 +63,7 @@ export default async function eventsRoutes (app: App) {
     flattenString((res as unknown as { _header?: unknown })._header)
     request.raw.socket.setNoDelay(true)
     try {
-      await app.events.openStream({
+      await events.openStream({
         userId: request.auth.userId,
         sessionId: request.auth.sessionId,
         res,

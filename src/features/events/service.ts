@@ -1,28 +1,28 @@
-// The event system of one instance: writes durable events with the change that causes them, pushes them to
-// streams after commit (here directly, elsewhere through the bus), serves streams with resume, presence,
-// session revocation, heartbeats and pruning.
+// The event streams of one instance: serves streams with resume, forwards what other instances announce,
+// presence changes to the contacts who watch them, session revocation, heartbeats and pruning.
 import type { ServerResponse } from 'node:http'
-import { and, eq, inArray } from 'drizzle-orm'
-import fastJson from 'fast-json-stringify'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Bus, BusMessage } from '../../bus/index.ts'
 import type { Config } from '../../config.ts'
-import type { Db } from '../../db/client.ts'
-import { contacts } from '../../db/schema.ts'
-import type { Bus, BusMessage } from '../../plugins/bus.ts'
-import { Batcher } from '../../lib/batcher.ts'
-import { MODEL_SCHEMAS } from '../../schemas/models.ts'
-import { Hubs } from './hub.ts'
-import { Presence } from './presence.ts'
-import { appendEvents, latestEventId, oldestKeptEventId, pruneEventsBefore, readEventsAfterMany, type EventDraft, type EventRead, type StoredEvent } from './repository.ts'
-import { DURABLE_EVENTS, type DurableEventData, type DurableEventType } from './schemas.ts'
+import type { Hubs } from './hub.ts'
+import type { EventLog } from './log.ts'
+import type { Presence } from './presence.ts'
 import { EventStream } from './stream.ts'
 
-export type Emit = <K extends DurableEventType>(userId: string, type: K, data: DurableEventData[K]) => void
+export type EventsSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseStallTimeoutMs' | 'pruneIntervalMs' | 'eventsRetentionDays'>
 
-const externalSchemas = Object.fromEntries(MODEL_SCHEMAS.map((schema) => [schema.$id!, schema]))
-// Event data goes through its schema, like a response body: nothing outside the contract can leak into it.
-const serializers = Object.fromEntries(Object.entries(DURABLE_EVENTS).map(([type, schema]) =>
-  [type, fastJson(schema as never, { schema: externalSchemas as never })])) as unknown as Record<DurableEventType, (data: unknown) => string>
+export interface EventsDependencies {
+  eventLog: EventLog
+  hubs: Hubs
+  presence: Presence
+  bus: Bus
+  settings: EventsSettings
+  log: FastifyBaseLogger
+  /** Which of these sessions are live (not revoked, not expired), with their users. */
+  liveSessions: (ids: string[]) => Promise<Map<string, string>>
+  /** Which of these users have `userId` as a contact (they are told of its presence). */
+  watchersAmong: (userId: string, candidates: string[]) => Promise<string[]>
+}
 
 export interface OpenStreamOptions {
   userId: string
@@ -34,46 +34,34 @@ export interface OpenStreamOptions {
 }
 
 export class EventsService {
-  readonly hubs: Hubs
-  readonly presence: Presence
+  private readonly hubs: Hubs
+  private readonly presence: Presence
+  private readonly eventLog: EventLog
+  private readonly settings: EventsSettings
+  private readonly log: FastifyBaseLogger
+  private readonly liveSessions: EventsDependencies['liveSessions']
+  private readonly watchersAmong: EventsDependencies['watchersAmong']
   private timers: NodeJS.Timeout[] = []
   private stopped = false
   private pruning: Promise<unknown> = Promise.resolve()
 
-  private readonly readEvents: (userId: string, afterId: number, limit: number) => Promise<StoredEvent[]>
-
-  constructor (
-    private readonly db: Db,
-    private readonly bus: Bus,
-    private readonly config: Config,
-    private readonly log: FastifyBaseLogger,
-    /** Which of these sessions are live (the auth plugin's check). */
-    private readonly liveSessions: (ids: string[]) => Promise<Map<string, string>>
-  ) {
-    // Reads of many users' events at once (one notice from another instance can name dozens) share a query.
-    const reads = new Batcher<EventRead, StoredEvent[]>((batch) => readEventsAfterMany(db, batch), { maxBatch: 200, maxInFlight: 2 })
-    this.readEvents = (userId, afterId, limit) => reads.submit({ userId, afterId, limit })
-    this.hubs = new Hubs({
-      latestEventId: async (userId) => (await latestEventId(db, userId)) ?? 0,
-      readEventsAfter: this.readEvents
-    }, log)
-    this.presence = new Presence(db, bus, log, config.presenceRenewMs)
-    bus.onMessage((message) => this.onBusMessage(message))
-    bus.onReconnect(() => {
-      log.warn('event bus reconnected: catching up every stream from the database')
+  constructor (deps: EventsDependencies) {
+    ({ hubs: this.hubs, presence: this.presence, eventLog: this.eventLog, settings: this.settings, log: this.log, liveSessions: this.liveSessions, watchersAmong: this.watchersAmong } = deps)
+    deps.bus.onMessage((message) => this.onBusMessage(message))
+    deps.bus.onReconnect(() => {
+      this.log.warn('event bus reconnected: catching up every stream from the database')
       this.hubs.pokeAll()
-      for (const userId of this.hubs.userIds()) this.checkSessions(userId).catch((err: unknown) => log.error({ err }, 'session check failed'))
+      for (const userId of this.hubs.userIds()) this.checkSessions(userId).catch((err: unknown) => this.log.error({ err }, 'session check failed'))
     })
   }
 
-  async start (): Promise<void> {
-    await this.presence.start()
+  start (): void {
     const heartbeat = setInterval(() => {
       for (const stream of this.hubs.allStreams()) stream.heartbeat()
-    }, this.config.sseHeartbeatMs)
+    }, this.settings.sseHeartbeatMs)
     // Prune at start too: an instance restarted more often than the interval would otherwise never prune.
     this.schedulePrune()
-    const prune = setInterval(() => this.schedulePrune(), this.config.pruneIntervalMs)
+    const prune = setInterval(() => this.schedulePrune(), this.settings.pruneIntervalMs)
     for (const timer of [heartbeat, prune]) timer.unref()
     this.timers.push(heartbeat, prune)
   }
@@ -90,23 +78,6 @@ export class EventsService {
     this.pruning = this.pruning.then(() => this.prune()).catch((err: unknown) => this.log.error({ err }, 'event pruning failed'))
   }
 
-  /**
-   * Runs `work` in a transaction; the events it emits are stored in that same transaction and pushed to
-   * streams only after it commits. A rolled-back change leaves no event, and a committed one always has its events.
-   */
-  async transaction<T> (work: (tx: Db, emit: Emit) => Promise<T>): Promise<T> {
-    let stored: StoredEvent[] = []
-    const result = await this.db.transaction(async (tx) => {
-      const drafts: EventDraft[] = []
-      const emit: Emit = (userId, type, data) => { drafts.push({ userId, type, data: serializers[type](data) }) }
-      const value = await work(tx, emit)
-      stored = await appendEvents(tx, drafts, (events) => events.length > 0 ? this.bus.notifyInTx(tx, { t: 'e', u: newestPerUser(events) }) : Promise.resolve())
-      return value
-    })
-    this.hubs.offer(stored)
-    return result
-  }
-
   /** Serves one event stream until the client or the server ends it. */
   async openStream ({ userId, sessionId, res, resumeAfter, log }: OpenStreamOptions): Promise<void> {
     const stream = new EventStream({
@@ -114,8 +85,8 @@ export class EventsService {
       sessionId,
       res,
       log,
-      read: (afterId, limit) => this.readEvents(userId, afterId, limit),
-      stallTimeoutMs: this.config.sseStallTimeoutMs
+      read: (afterId, limit) => this.eventLog.readEventsAfter(userId, afterId, limit),
+      stallTimeoutMs: this.settings.sseStallTimeoutMs
     })
     if (this.stopped || stream.closed) { // shutting down, or the client already left
       stream.close()
@@ -133,13 +104,13 @@ export class EventsService {
       // Read from the database, not from the hub: a hub may not yet know of an event committed elsewhere
       // that the client has already seen on another instance. The session is checked again now that the
       // stream is attached: a logout committed since the request was authenticated found no stream to close.
-      const [latest, live] = await Promise.all([latestEventId(this.db, userId), this.liveSessions([sessionId])])
+      const [latest, live] = await Promise.all([this.eventLog.latestEventId(userId), this.liveSessions([sessionId])])
       if (!live.has(sessionId)) {
         stream.revoke()
         return
       }
-      const lastEventId = latest ?? 0
-      let preamble = `retry: ${this.config.sseRetryMs}\n\nevent: ready\ndata: ${JSON.stringify({ userId, lastEventId: String(lastEventId) })}\n\n`
+      const lastEventId = latest
+      let preamble = `retry: ${this.settings.sseRetryMs}\n\nevent: ready\ndata: ${JSON.stringify({ userId, lastEventId: String(lastEventId) })}\n\n`
       let after = lastEventId
       if (resumeAfter !== undefined) {
         const reason = await this.resetReason(userId, resumeAfter, lastEventId)
@@ -161,19 +132,14 @@ export class EventsService {
   private async resetReason (userId: string, afterId: number, latest: number): Promise<'expired' | 'unknown' | undefined> {
     if (afterId > latest) return 'unknown'
     if (afterId === latest) return undefined
-    const oldest = await oldestKeptEventId(this.db, userId)
+    const oldest = await this.eventLog.oldestKeptEventId(userId)
     if (oldest === undefined || afterId < oldest - 1) return 'expired'
     return undefined
   }
 
-  /** Tells every instance to close the streams of this user's sessions that are no longer live. */
-  async sessionsRevoked (userId: string): Promise<void> {
-    await this.bus.publish({ t: 'r', u: userId })
-  }
-
   async prune (): Promise<number> {
-    const before = new Date(Date.now() - this.config.eventsRetentionDays * 86400_000)
-    const pruned = await pruneEventsBefore(this.db, before)
+    const before = new Date(Date.now() - this.settings.eventsRetentionDays * 86400_000)
+    const pruned = await this.eventLog.pruneBefore(before)
     if (pruned > 0) this.log.info({ pruned }, 'pruned old events')
     return pruned
   }
@@ -197,10 +163,9 @@ export class EventsService {
   private async sendPresence (userId: string, online: boolean): Promise<void> {
     const local = this.hubs.userIds()
     if (local.length === 0) return
-    const watchers = await this.db.select({ ownerId: contacts.ownerId }).from(contacts)
-      .where(and(eq(contacts.contactId, userId), inArray(contacts.ownerId, local)))
+    const watchers = await this.watchersAmong(userId, local)
     const data = JSON.stringify({ userId, online })
-    for (const { ownerId } of watchers) {
+    for (const ownerId of watchers) {
       for (const stream of this.hubs.streamsOf(ownerId)) stream.sendTransient('presence', data)
     }
   }
@@ -211,11 +176,4 @@ export class EventsService {
     const live = await this.liveSessions([...new Set(streams.map((stream) => stream.sessionId))])
     for (const stream of streams) if (!live.has(stream.sessionId)) stream.revoke()
   }
-
-}
-
-function newestPerUser (events: StoredEvent[]): Array<[string, number]> {
-  const newest = new Map<string, number>()
-  for (const event of events) newest.set(event.userId, Math.max(event.id, newest.get(event.userId) ?? 0))
-  return [...newest]
 }

@@ -2,7 +2,6 @@
 import { and, eq, inArray, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { files, messages, users } from '../../db/schema.ts'
-import type { FileRef } from '../../schemas/models.ts'
 
 export type FileKind = 'file' | 'image' | 'avatar'
 
@@ -26,17 +25,9 @@ export const fileColumns = {
   sha256: files.sha256
 }
 
-export function fileUrl (id: string): string {
-  return `/files/${id}`
-}
-
-export function toFileRef (row: Pick<FileRow, 'id' | 'name' | 'size' | 'mimeType'>): FileRef {
-  return { id: row.id, name: row.name, size: row.size, mimeType: row.mimeType, url: fileUrl(row.id) }
-}
-
-export async function insertFile (db: Db, values: Omit<FileRow, 'id'> & { id?: string }): Promise<FileRow> {
-  const [row] = await db.insert(files).values(values).returning(fileColumns)
-  return row!
+export async function insertFile (db: Db, values: Array<Omit<FileRow, 'id'>>): Promise<FileRow[]> {
+  if (values.length === 0) return []
+  return db.insert(files).values(values).returning(fileColumns)
 }
 
 /** The file, when `userId` may read it: avatars any signed-in user, other files the two parties of the message carrying it. */

@@ -1,14 +1,10 @@
-// GET /files/{fileId} (download, for the parties of the message or, for avatars, anyone signed in) and
-// PUT /users/me/avatar (upload your avatar).
+// GET /files/{fileId}: downloads, for the parties of the message or, for avatars, anyone signed in.
 import { Type } from '@sinclair/typebox'
-import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
-import { UserSchema } from '../../schemas/models.ts'
+import { errorResponse, unauthorizedResponse } from '../../schemas/common.ts'
 import type { App } from '../../types.ts'
 import { contentDisposition } from './names.ts'
-import { AvatarFormSchema, documentMultipartBody, FileBytesResponseSchema, FileParamsSchema, IfNoneMatchHeadersSchema } from './schemas.ts'
-import { FilesService } from './service.ts'
-import { discardUnreadBody } from './upload.ts'
-
+import { FileBytesResponseSchema, FileParamsSchema, IfNoneMatchHeadersSchema } from './schemas.ts'
+import type { FilesService } from './service.ts'
 
 /** Weak comparison (RFC 9110 8.8.3.2), as If-None-Match asks for. */
 function matches (ifNoneMatch: string | undefined, etag: string): boolean {
@@ -20,8 +16,7 @@ function matches (ifNoneMatch: string | undefined, etag: string): boolean {
   })
 }
 
-export default async function filesRoutes (app: App) {
-  const files = new FilesService(app)
+export default async function filesRoutes (app: App, { files }: { files: FilesService }) {
   app.addHook('onRequest', app.authenticate)
 
   app.get('/files/:fileId', {
@@ -58,23 +53,4 @@ export default async function filesRoutes (app: App) {
       // The response schema types the body as a string; Fastify streams a Readable as is.
       .send(stored.stream as never)
   })
-
-  app.put('/users/me/avatar', {
-    config: { swaggerTransform: documentMultipartBody(AvatarFormSchema) },
-    onSend: discardUnreadBody,
-    schema: {
-      operationId: 'uploadAvatar',
-      summary: 'Upload your avatar',
-      description: 'A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES). Sets `avatarUrl` to `/files/{id}` of the stored image, which any signed-in user may read; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.',
-      tags: ['users'],
-      security: [{ bearerAuth: [] }],
-      response: {
-        200: ref(UserSchema),
-        400: errorResponse('VALIDATION_ERROR: no part `file`, an unknown part, or a malformed multipart body.'),
-        401: unauthorizedResponse,
-        413: errorResponse('PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts. Nothing is stored.'),
-        415: errorResponse('UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored.')
-      }
-    }
-  }, async (request) => files.setAvatar(request.auth, request.parts()))
 }

@@ -1,37 +1,38 @@
-// Files: receiving uploads (streamed to storage, judged by their bytes), serving them to those allowed, avatars,
-// and removing bytes nothing refers to any more.
-import { join } from 'node:path'
+// Files: receiving uploads (streamed to storage, judged by their bytes), serving them to those allowed, and
+// removing bytes nothing refers to any more.
 import type { Multipart } from '@fastify/multipart'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import { fileTypeFromBuffer } from 'file-type'
 import type { Db } from '../../db/client.ts'
 import { fail } from '../../errors.ts'
-import type { User } from '../../schemas/models.ts'
-import { type ProfileChanges, UsersService } from '../users/service.ts'
-import { deleteUnreferencedFiles, type FileKind, type FileRow, fileUrl, findReadableFile, insertFile } from './repository.ts'
-import { LocalFileStorage, type FileStorage, type StoredObject } from './storage.ts'
+import type { FileRef } from '../../schemas/models.ts'
+import { deleteUnreferencedFiles, type FileKind, type FileRow, findReadableFile, insertFile } from './repository.ts'
+import type { FileStorage, StoredObject } from './storage.ts'
 import { readUploadForm, type UploadForm } from './upload.ts'
 
+export type { FileKind, FileRow } from './repository.ts'
+
 const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
-const AVATAR_URL = /^\/files\/([0-9a-f-]{36})$/
+const FILE_URL = /^\/files\/([0-9a-f-]{36})$/
 
 export interface ReceivedUpload extends UploadForm {
   mimeType: string
 }
 
 export class FilesService {
-  readonly storage: FileStorage
-
-  constructor (private readonly app: FastifyInstance) {
-    this.storage = new LocalFileStorage(join(app.config.dataDir, 'files'))
-  }
+  constructor (
+    private readonly db: Db,
+    private readonly storage: FileStorage,
+    private readonly maxUploadBytes: number,
+    private readonly log: FastifyBaseLogger
+  ) {}
 
   /**
    * Reads the upload form and judges the bytes: an image must be PNG, JPEG, GIF or WebP by content (415 otherwise).
    * On success the caller owns the staged bytes: it must commit or discard them.
    */
   async receive (parts: AsyncIterable<Multipart>, kind: FileKind): Promise<ReceivedUpload> {
-    const form = await readUploadForm(parts, this.storage, this.app.config.maxUploadBytes)
+    const form = await readUploadForm(parts, this.storage, this.maxUploadBytes)
     try {
       const sniffed = await fileTypeFromBuffer(form.staged.head)
       if (kind === 'file') return { ...form, mimeType: form.declaredType ?? sniffed?.mime ?? 'application/octet-stream' }
@@ -43,14 +44,28 @@ export class FilesService {
     }
   }
 
-  /** Records an upload's row in the caller's transaction; its bytes are committed under the same id. */
-  async record (tx: Db, ownerId: string, kind: FileKind, upload: ReceivedUpload): Promise<FileRow> {
-    return insertFile(tx, { ownerId, kind, name: upload.name, size: upload.staged.size, mimeType: upload.mimeType, sha256: upload.staged.sha256 })
+  /** Records uploads' rows in the caller's transaction; the bytes of each are then committed under its row's id. */
+  async record (tx: Db, uploads: Array<{ ownerId: string, kind: FileKind, upload: ReceivedUpload }>): Promise<FileRow[]> {
+    return insertFile(tx, uploads.map(({ ownerId, kind, upload }) => ({ ownerId, kind, name: upload.name, size: upload.staged.size, mimeType: upload.mimeType, sha256: upload.staged.sha256 })))
+  }
+
+  /** Stores an upload as a file of its own (an avatar): the row and the bytes, or neither. */
+  async store (ownerId: string, kind: FileKind, upload: ReceivedUpload): Promise<FileRow> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const [row] = await this.record(tx, [{ ownerId, kind, upload }])
+        await upload.staged.commit(row!.id)
+        return row!
+      })
+    } catch (err) {
+      await upload.staged.discard()
+      throw err
+    }
   }
 
   /** The file and its bytes, when `userId` may read it; 404 FILE_NOT_FOUND otherwise. */
   async open (userId: string, fileId: string): Promise<{ file: FileRow, content: () => Promise<StoredObject> }> {
-    const file = await findReadableFile(this.app.db, fileId, userId)
+    const file = await findReadableFile(this.db, fileId, userId)
     if (file === undefined) fail('FILE_NOT_FOUND')
     return {
       file,
@@ -58,51 +73,27 @@ export class FilesService {
     }
   }
 
-  /** Stores an image as the user's avatar and points avatarUrl at it; the previous stored avatar goes. */
-  async setAvatar (auth: { userId: string, sessionId: string }, parts: AsyncIterable<Multipart>): Promise<User> {
-    const users = new UsersService(this.app)
-    const previous = (await users.me(auth.userId)).avatarUrl
-    const upload = await this.receive(parts, 'image')
-    let file: FileRow
-    try {
-      file = await this.app.db.transaction(async (tx) => {
-        const row = await this.record(tx, auth.userId, 'avatar', upload)
-        await upload.staged.commit(row.id)
-        return row
-      })
-    } catch (err) {
-      await upload.staged.discard()
-      throw err
-    }
-    let user: User
-    try {
-      user = await users.update(auth, { avatarUrl: fileUrl(file.id) })
-    } catch (err) {
-      await this.removeUnreferenced(this.app.db, [file.id]).then((ids) => this.removeBytes(ids))
-      throw err
-    }
-    await this.releaseAvatar(previous, user.avatarUrl)
-    return user
+  url (id: string): string {
+    return `/files/${id}`
   }
 
-  /** PATCH /users/me: a stored avatar that the change leaves unreferenced goes (row and bytes). */
-  async updateProfile (auth: { userId: string, sessionId: string }, changes: ProfileChanges): Promise<User> {
-    const users = new UsersService(this.app)
-    const previous = changes.avatarUrl === undefined ? null : (await users.me(auth.userId)).avatarUrl
-    const user = await users.update(auth, changes)
-    await this.releaseAvatar(previous, user.avatarUrl)
-    return user
+  /** The file id of a `/files/{id}` URL handed out by url(). */
+  idOfUrl (url: string): string | undefined {
+    return FILE_URL.exec(url)?.[1]
   }
 
-  private async releaseAvatar (previous: string | null, current: string | null): Promise<void> {
-    if (previous === null || previous === current) return
-    const previousId = AVATAR_URL.exec(previous)?.[1]
-    if (previousId !== undefined) await this.removeBytes(await this.removeUnreferenced(this.app.db, [previousId]))
+  toRef (row: Pick<FileRow, 'id' | 'name' | 'size' | 'mimeType'>): FileRef {
+    return { id: row.id, name: row.name, size: row.size, mimeType: row.mimeType, url: this.url(row.id) }
   }
 
   /** Deletes the rows of those files nothing refers to any more (in the caller's transaction); answers their ids. */
   async removeUnreferenced (tx: Db, ids: string[]): Promise<string[]> {
     return deleteUnreferencedFiles(tx, [...new Set(ids)])
+  }
+
+  /** Removes those files (rows, then bytes) that nothing refers to any more. */
+  async release (ids: string[]): Promise<void> {
+    await this.removeBytes(await this.removeUnreferenced(this.db, ids))
   }
 
   /** Deletes stored bytes, after the transaction that deleted their rows committed. */
@@ -111,7 +102,7 @@ export class FilesService {
       try {
         await this.storage.remove(id)
       } catch (err) {
-        this.app.log.error({ err, fileId: id }, 'could not delete stored file bytes')
+        this.log.error({ err, fileId: id }, 'could not delete stored file bytes')
       }
     }
   }

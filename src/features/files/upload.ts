@@ -1,6 +1,5 @@
 // Reads the upload form (optional field `id`, then part `file`) from a multipart stream, staging the file's bytes.
 import type { Multipart } from '@fastify/multipart'
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.ts'
 import { sanitizeFileName } from './names.ts'
 import type { FileStorage, StagedUpload } from './storage.ts'
@@ -64,18 +63,4 @@ function asClientError (err: unknown): unknown {
   const { statusCode, syscall } = err as { statusCode?: number, syscall?: string }
   if (statusCode !== undefined || syscall !== undefined) return err
   return new AppError('VALIDATION_ERROR', `The multipart body is malformed: ${(err as Error).message}`)
-}
-
-/**
- * onSend hook of the upload routes. After an early answer (a policy error, a bad form, a limit) the rest of the
- * body may still be on its way, with the parser no longer reading it: the client could neither finish sending
- * nor, on this connection, send anything else. Discard what remains and close the connection after the answer.
- */
-export async function discardUnreadBody (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-  if (!request.raw.complete) {
-    reply.header('connection', 'close')
-    request.raw.unpipe()
-    request.raw.resume()
-  }
-  return payload
 }

@@ -3,8 +3,6 @@ import { and, desc, eq, gt, isNull, lt, lte, sql } from 'drizzle-orm'
 import { anyUuid, array } from '../../db/arrays.ts'
 import { type Db, queryRows } from '../../db/client.ts'
 import { conversations, files, messages, users } from '../../db/schema.ts'
-import type { Message } from '../../schemas/models.ts'
-import { toFileRef } from '../files/repository.ts'
 
 export type MessageKind = 'text' | 'file' | 'image'
 
@@ -40,19 +38,6 @@ const messageColumns = {
   fileSha256: files.sha256
 }
 
-export function toMessage (row: MessageRow): Message {
-  return {
-    id: row.id,
-    senderId: row.senderId,
-    receiverId: row.receiverId,
-    kind: row.kind,
-    content: row.content,
-    file: row.fileId === null ? null : toFileRef({ id: row.fileId, name: row.fileName!, size: row.fileSize!, mimeType: row.fileMimeType! }),
-    createdAt: row.createdAt.toISOString(),
-    readAt: row.readAt?.toISOString() ?? null
-  }
-}
-
 /** The two users of a conversation in a fixed order: one index row range serves both directions. */
 export function pairOf (a: string, b: string): [string, string] {
   return a < b ? [a, b] : [b, a]
@@ -71,21 +56,6 @@ export async function lockConversations (tx: Db, a: string, b: string): Promise<
   const [lo, hi] = pairOf(a, b)
   await tx.insert(conversations).values([{ ownerId: lo, peerId: hi }, { ownerId: hi, peerId: lo }])
     .onConflictDoUpdate({ target: [conversations.ownerId, conversations.peerId], set: { lastSeq: sql`${conversations.lastSeq}` } })
-}
-
-/** Inserts a message; undefined when its id is taken. */
-export async function insertMessage (tx: Db, values: { id: string, senderId: string, receiverId: string, kind: MessageKind, content: string | null, fileId: string | null }): Promise<{ seq: number, createdAt: Date } | undefined> {
-  const [lo, hi] = pairOf(values.senderId, values.receiverId)
-  const [row] = await tx.insert(messages).values({ ...values, pairLo: lo, pairHi: hi })
-    .onConflictDoNothing({ target: messages.id })
-    .returning({ seq: messages.seq, createdAt: messages.createdAt })
-  return row
-}
-
-export async function setLastSeq (tx: Db, a: string, b: string, seq: number): Promise<void> {
-  await tx.update(conversations)
-    .set({ lastSeq: sql`greatest(${conversations.lastSeq}, ${seq})` })
-    .where(sql`(${conversations.ownerId}, ${conversations.peerId}) in ((${a}::uuid, ${b}::uuid), (${b}::uuid, ${a}::uuid))`)
 }
 
 export async function findMessage (db: Db, id: string): Promise<MessageRow | undefined> {
@@ -184,20 +154,21 @@ export async function findMessages (db: Db, ids: string[]): Promise<MessageRow[]
 }
 
 /**
- * Inserts text messages and moves both users' views of each conversation to its newest message, in one
- * statement; answers the messages stored (an id already taken is skipped). Conversation rows are written in
- * (owner, peer) order, as everywhere, so that concurrent writers lock them in the same order.
+ * Inserts messages and moves both users' views of each conversation to its newest message, in one statement;
+ * answers the messages stored (an id already taken is skipped). Conversation rows are written in (owner, peer)
+ * order, as everywhere, so that concurrent writers lock them in the same order.
  */
-export async function insertTextMessages (tx: Db, rows: Array<{ id: string, senderId: string, receiverId: string, content: string }>): Promise<Array<{ id: string, seq: number, createdAt: Date }>> {
+export async function insertMessages (tx: Db, rows: Array<{ id: string, senderId: string, receiverId: string, kind: MessageKind, content: string | null, fileId: string | null }>): Promise<Array<{ id: string, seq: number, createdAt: Date }>> {
   const pairs = rows.map((row) => pairOf(row.senderId, row.receiverId))
   const inserted = await queryRows<{ id: string, seq: string | number, created_at: Date | string }>(tx, sql`
     with inserted as (
-      insert into ${messages} (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content)
-      select id, sender_id, receiver_id, pair_lo, pair_hi, 'text', content
+      insert into ${messages} (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id)
+      select id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id
       from unnest(${array(rows.map((row) => row.id), 'uuid')}, ${array(rows.map((row) => row.senderId), 'uuid')},
         ${array(rows.map((row) => row.receiverId), 'uuid')}, ${array(pairs.map((pair) => pair[0]), 'uuid')},
-        ${array(pairs.map((pair) => pair[1]), 'uuid')}, ${array(rows.map((row) => row.content), 'text')})
-        as batch(id, sender_id, receiver_id, pair_lo, pair_hi, content)
+        ${array(pairs.map((pair) => pair[1]), 'uuid')}, ${array(rows.map((row) => row.kind), 'text')},
+        ${array(rows.map((row) => row.content), 'text')}, ${array(rows.map((row) => row.fileId), 'uuid')})
+        as batch(id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id)
       on conflict (id) do nothing
       returning id, seq, created_at, sender_id, receiver_id
     ), views as (
@@ -214,4 +185,3 @@ export async function insertTextMessages (tx: Db, rows: Array<{ id: string, send
     select id, seq, created_at from inserted`)
   return inserted.map((row) => ({ id: row.id, seq: Number(row.seq), createdAt: new Date(row.created_at) }))
 }
-

@@ -3,13 +3,12 @@ import { Type } from '@sinclair/typebox'
 import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import { MessageSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
-import { documentMultipartBody, UploadFormSchema } from '../files/schemas.ts'
-import { discardUnreadBody } from '../files/upload.ts'
+import { discardUnreadBody, documentMultipartBody } from '../../plugins/multipart.ts'
 import {
   ConversationListSchema, DEFAULT_PAGE_SIZE, HistoryQuerySchema, MessagePageSchema, MessageParamsSchema, PeerParamsSchema, ReadReceiptSchema,
-  ReadUpToBodySchema, ReadUpToResultSchema, SendTextBodySchema
+  ReadUpToBodySchema, ReadUpToResultSchema, SendTextBodySchema, UploadFormSchema
 } from './schemas.ts'
-import { MessagesService } from './service.ts'
+import type { MessagesService } from './service.ts'
 
 const security = [{ bearerAuth: [] }]
 const tags = ['conversations']
@@ -47,8 +46,7 @@ function uploadRoute (kind: 'file' | 'image') {
   }
 }
 
-export default async function messagesRoutes (app: App) {
-  const messages = new MessagesService(app)
+export default async function messagesRoutes (app: App, { messages }: { messages: MessagesService }) {
   app.addHook('onRequest', app.authenticate)
 
   app.get('/conversations', {

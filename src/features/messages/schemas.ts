@@ -41,3 +41,8 @@ export const ReadUpToResultSchema = Type.Object({
   messageIds: Type.Array(Uuid(), { description: 'The messages this call marked read, oldest first (empty when there were none).' }),
   readAt: Timestamp('The read time given to them.')
 })
+
+export const UploadFormSchema = Type.Object({
+  id: Type.Optional(Uuid('Optional client-chosen message id, sent before `file`: a retry with the same id and the same file (name, size, SHA-256) is answered 200 with the stored message and stores nothing again; the same id with anything different is 409 MESSAGE_ID_CONFLICT.')),
+  file: Type.String({ format: 'binary', description: 'The file. Its name (from the part\'s filename) is kept for display: base name only, control characters removed, at most 255 UTF-8 bytes ("file" when nothing is left).' })
+}, { additionalProperties: false })

@@ -2,15 +2,11 @@
 import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import { PublicUserSchema, UserSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
-import { SearchQuerySchema, UpdateMeBodySchema, UserIdParamsSchema, UserListSchema } from './schemas.ts'
-import { FilesService } from '../files/service.ts'
-import { UsersService } from './service.ts'
+import { discardUnreadBody, documentMultipartBody } from '../../plugins/multipart.ts'
+import { AvatarFormSchema, SearchQuerySchema, UpdateMeBodySchema, UserIdParamsSchema, UserListSchema } from './schemas.ts'
+import type { UsersService } from './service.ts'
 
-
-export default async function usersRoutes (app: App) {
-  const users = new UsersService(app)
-  // Profile changes go through the files feature, which owns stored avatars (an unreferenced one is removed).
-  const files = new FilesService(app)
+export default async function usersRoutes (app: App, { users }: { users: UsersService }) {
   app.addHook('onRequest', app.authenticate)
 
   app.get('/me', {
@@ -41,7 +37,7 @@ export default async function usersRoutes (app: App) {
         415: errorResponse('UNSUPPORTED_MEDIA_TYPE')
       }
     }
-  }, async (request) => files.updateProfile(request.auth, request.body))
+  }, async (request) => users.updateProfile(request.auth, request.body))
 
   app.get('', {
     schema: {
@@ -65,4 +61,23 @@ export default async function usersRoutes (app: App) {
       response: { 200: ref(PublicUserSchema), 400: errorResponse('VALIDATION_ERROR: id is not a UUID.'), 401: unauthorizedResponse, 404: errorResponse('USER_NOT_FOUND') }
     }
   }, async (request) => users.getPublic(request.params.id))
+
+  app.put('/me/avatar', {
+    config: { swaggerTransform: documentMultipartBody(AvatarFormSchema) },
+    onSend: discardUnreadBody,
+    schema: {
+      operationId: 'uploadAvatar',
+      summary: 'Upload your avatar',
+      description: 'A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES). Sets `avatarUrl` to `/files/{id}` of the stored image, which any signed-in user may read; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.',
+      tags: ['users'],
+      security: [{ bearerAuth: [] }],
+      response: {
+        200: ref(UserSchema),
+        400: errorResponse('VALIDATION_ERROR: no part `file`, an unknown part, or a malformed multipart body.'),
+        401: unauthorizedResponse,
+        413: errorResponse('PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts. Nothing is stored.'),
+        415: errorResponse('UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored.')
+      }
+    }
+  }, async (request) => users.setAvatar(request.auth, request.parts()))
 }

@@ -20,3 +20,7 @@ export const SearchQuerySchema = Type.Object({
 export const UserListSchema = Type.Object({ users: Type.Array(ref(PublicUserSchema)) }, { description: 'The matching users, ordered by username.' })
 
 export const UserIdParamsSchema = Type.Object({ id: Uuid() })
+
+export const AvatarFormSchema = Type.Object({
+  file: Type.String({ format: 'binary', description: 'A PNG, JPEG, GIF or WebP image, judged by its bytes.' })
+}, { additionalProperties: false })

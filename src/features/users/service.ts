@@ -1,10 +1,14 @@
-// Profiles: reading and changing your own, finding others (with their live online status).
-import type { FastifyInstance } from 'fastify'
+// Profiles: reading and changing your own (avatar included), finding others (with their live online status).
+import type { Multipart } from '@fastify/multipart'
 import type { Db } from '../../db/client.ts'
 import { violatedUniqueConstraint } from '../../db/errors.ts'
 import { AppError, fail } from '../../errors.ts'
+import type { PasswordHasher } from '../../lib/passwords.ts'
 import type { PublicUser, User } from '../../schemas/models.ts'
-import { revokeOtherSessions } from '../auth/repository.ts'
+import type { Outbox } from '../events/outbox.ts'
+import type { Presence } from '../events/presence.ts'
+import type { FilesService } from '../files/service.ts'
+import type { SessionsService } from '../sessions/service.ts'
 import { existingUserIds, findCredentials, findPublicUser, findUser, insertUser, searchUsers, updateUser, type PublicUserRow } from './repository.ts'
 
 export interface ProfileChanges {
@@ -22,13 +26,33 @@ function userConflict (err: unknown): AppError | undefined {
   return new AppError(constraint.includes('email') ? 'EMAIL_TAKEN' : 'USERNAME_TAKEN')
 }
 
+export interface UsersDependencies {
+  db: Db
+  passwords: PasswordHasher
+  outbox: Outbox
+  presence: Presence
+  sessions: SessionsService
+  files: FilesService
+}
+
+type Auth = { userId: string, sessionId: string }
+
 export class UsersService {
-  constructor (private readonly app: FastifyInstance) {}
+  private readonly db: Db
+  private readonly passwords: PasswordHasher
+  private readonly outbox: Outbox
+  private readonly presence: Presence
+  private readonly sessions: SessionsService
+  private readonly files: FilesService
+
+  constructor (deps: UsersDependencies) {
+    ({ db: this.db, passwords: this.passwords, outbox: this.outbox, presence: this.presence, sessions: this.sessions, files: this.files } = deps)
+  }
 
   async create (input: { username: string, email: string, password: string }): Promise<User> {
-    const passwordHash = await this.app.passwords.hash(input.password)
+    const passwordHash = await this.passwords.hash(input.password)
     try {
-      return await insertUser(this.app.db, { username: input.username, email: input.email, passwordHash })
+      return await insertUser(this.db, { username: input.username, email: input.email, passwordHash })
     } catch (err) {
       throw userConflict(err) ?? err
     }
@@ -36,47 +60,76 @@ export class UsersService {
 
   /** The user id when the password is right; the same time is spent when the user does not exist. */
   async checkPassword (username: string, password: string): Promise<string | undefined> {
-    const credentials = await findCredentials(this.app.db, { username })
-    const ok = await this.app.passwords.verify(credentials?.passwordHash, password)
+    const credentials = await findCredentials(this.db, { username })
+    const ok = await this.passwords.verify(credentials?.passwordHash, password)
     return ok ? credentials?.id : undefined
   }
 
   async me (userId: string): Promise<User> {
-    return (await findUser(this.app.db, userId)) ?? fail('USER_NOT_FOUND')
+    return (await findUser(this.db, userId)) ?? fail('USER_NOT_FOUND')
+  }
+
+  /** PATCH /users/me: a stored avatar that the change leaves unreferenced goes (row and bytes). */
+  async updateProfile (auth: Auth, changes: ProfileChanges): Promise<User> {
+    const previous = changes.avatarUrl === undefined ? null : (await this.me(auth.userId)).avatarUrl
+    const user = await this.update(auth, changes)
+    await this.releaseAvatar(previous, user.avatarUrl)
+    return user
+  }
+
+  /** Stores an image as the user's avatar and points avatarUrl at it; the previous stored avatar goes. */
+  async setAvatar (auth: Auth, parts: AsyncIterable<Multipart>): Promise<User> {
+    const previous = (await this.me(auth.userId)).avatarUrl
+    const file = await this.files.store(auth.userId, 'avatar', await this.files.receive(parts, 'image'))
+    let user: User
+    try {
+      user = await this.update(auth, { avatarUrl: this.files.url(file.id) })
+    } catch (err) {
+      await this.files.release([file.id])
+      throw err
+    }
+    await this.releaseAvatar(previous, user.avatarUrl)
+    return user
+  }
+
+  private async releaseAvatar (previous: string | null, current: string | null): Promise<void> {
+    if (previous === null || previous === current) return
+    const previousId = this.files.idOfUrl(previous)
+    if (previousId !== undefined) await this.files.release([previousId])
   }
 
   /** Changing the password needs the current one and ends every other session of the user. */
-  async update (auth: { userId: string, sessionId: string }, changes: ProfileChanges): Promise<User> {
+  private async update (auth: Auth, changes: ProfileChanges): Promise<User> {
     const { password, currentPassword, ...profile } = changes
     let passwordHash: string | undefined
     if (password !== undefined) {
-      const credentials = await findCredentials(this.app.db, { id: auth.userId })
-      const ok = currentPassword !== undefined && await this.app.passwords.verify(credentials?.passwordHash, currentPassword)
+      const credentials = await findCredentials(this.db, { id: auth.userId })
+      const ok = currentPassword !== undefined && await this.passwords.verify(credentials?.passwordHash, currentPassword)
       if (!ok) fail('WRONG_PASSWORD')
-      passwordHash = await this.app.passwords.hash(password)
+      passwordHash = await this.passwords.hash(password)
     }
     let user: User
     try {
-      user = await this.app.events.transaction(async (tx, emit) => {
+      user = await this.outbox.transaction(async (tx, emit) => {
         const updated = await updateUser(tx, auth.userId, passwordHash === undefined ? profile : { ...profile, passwordHash })
         if (updated === undefined) fail('USER_NOT_FOUND')
-        if (passwordHash !== undefined) await revokeOtherSessions(tx, auth.userId, auth.sessionId)
+        if (passwordHash !== undefined) await this.sessions.revokeOthers(tx, auth.userId, auth.sessionId)
         emit(auth.userId, 'profile.updated', updated)
         return updated
       })
     } catch (err) {
       throw userConflict(err) ?? err
     }
-    if (passwordHash !== undefined) await this.app.events.sessionsRevoked(auth.userId)
+    if (passwordHash !== undefined) await this.sessions.announceRevoked(auth.userId)
     return user
   }
 
   async search (callerId: string, prefix: string, limit: number): Promise<PublicUser[]> {
-    return this.withPresence(await searchUsers(this.app.db, prefix, limit, callerId))
+    return this.withPresence(await searchUsers(this.db, prefix, limit, callerId))
   }
 
   async getPublic (id: string): Promise<PublicUser> {
-    const row = await findPublicUser(this.app.db, { id })
+    const row = await findPublicUser(this.db, { id })
     if (row === undefined) fail('USER_NOT_FOUND')
     const [user] = await this.withPresence([row])
     return user!
@@ -84,16 +137,16 @@ export class UsersService {
 
   /** Finds a user by id or by username (case-insensitive). */
   async find (where: { id: string } | { username: string }): Promise<PublicUserRow | undefined> {
-    return findPublicUser(this.app.db, where)
+    return findPublicUser(this.db, where)
   }
 
   /** Which of these ids are users (read through `db`, a transaction, when given). */
-  async existing (ids: string[], db: Db = this.app.db): Promise<Set<string>> {
+  async existing (ids: string[], db: Db = this.db): Promise<Set<string>> {
     return existingUserIds(db, ids)
   }
 
   async withPresence (rows: PublicUserRow[]): Promise<PublicUser[]> {
-    const online = await this.app.events.presence.onlineAmong(rows.map((row) => row.id))
+    const online = await this.presence.onlineAmong(rows.map((row) => row.id))
     return rows.map((row) => ({ id: row.id, username: row.username, avatarUrl: row.avatarUrl, online: online.has(row.id) }))
   }
 }

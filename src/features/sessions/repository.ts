@@ -1,5 +1,6 @@
 // Sessions table access: a session is live while not revoked and not expired.
 import { and, eq, gt, isNull, ne, sql } from 'drizzle-orm'
+import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { sessions } from '../../db/schema.ts'
 
@@ -32,4 +33,14 @@ export async function revokeSession (db: Db, id: string): Promise<void> {
 export async function revokeOtherSessions (db: Db, userId: string, keepId: string): Promise<void> {
   await db.update(sessions).set({ revokedAt: sql`now()` })
     .where(and(eq(sessions.userId, userId), ne(sessions.id, keepId), isNull(sessions.revokedAt)))
+}
+
+/** Those of `ids` that are live, with their users. */
+export async function findLiveSessions (db: Db, ids: string[]): Promise<Map<string, string>> {
+  const rows = await db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(
+    anyUuid(sessions.id, ids),
+    isNull(sessions.revokedAt),
+    gt(sessions.expiresAt, sql`now()`)
+  ))
+  return new Map(rows.map((row) => [row.id, row.userId]))
 }

@@ -1,67 +1,32 @@
-// The event bus between server instances: PostgreSQL LISTEN/NOTIFY, or in-process on PGlite (one instance).
-// It carries small notices only; receivers read the rows they announce.
+// The bus between instances on PostgreSQL: LISTEN/NOTIFY on one channel, with a self-ping watchdog that
+// replaces a listening connection that silently stopped delivering.
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
-import type { Database, Db } from '../db/client.ts'
-
-export type BusMessage =
-  /** Durable events committed: [user id, newest event id] pairs, or every user ('*') when too many to list. */
-  | { t: 'e', u: Array<[string, number]> | '*' }
-  /** A user went online or offline. */
-  | { t: 'p', u: string, o: boolean }
-  /** Sessions of a user were revoked: close the streams whose session is no longer live. */
-  | { t: 'r', u: string }
+import type { Database } from '../db/client.ts'
+import { type Bus, BusHandlers, type BusMessage } from './bus.ts'
 
 /** The listening connection's self-test: an instance's own ping must come back through LISTEN. */
 type Ping = { t: 'k' }
 
 type Envelope = (BusMessage | Ping) & { i: string }
 
-export interface Bus {
-  readonly instanceId: string
-  /** Announces to other instances when `tx` commits (and never if it rolls back). */
-  notifyInTx: (tx: Db, message: BusMessage) => Promise<void>
-  /** Delivers now, to this instance and every other. */
-  publish: (message: BusMessage) => Promise<void>
-  /** Called with messages from other instances, and with this instance's own published ones. */
-  onMessage: (handler: (message: BusMessage) => void) => void
-  /** Called after the listening connection (re)connects: notices sent while it was down are lost, so catch up. */
-  onReconnect: (handler: () => void) => void
-  close: () => Promise<void>
-}
-
 const CHANNEL = 'chat_events'
 // NOTIFY payloads must stay under 8000 bytes.
 const MAX_PAYLOAD = 7000
 
-export interface BusOptions {
+export interface PostgresBusOptions {
   /** How often the listening connection checks itself with a ping through NOTIFY. */
   watchdogMs?: number
 }
 
-export async function createBus (database: Database, { watchdogMs = 2000 }: BusOptions = {}): Promise<Bus> {
+export async function createPostgresBus (database: Extract<Database, { kind: 'postgres' }>, { watchdogMs = 2000 }: PostgresBusOptions = {}): Promise<Bus> {
   const instanceId = randomUUID()
-  const handlers: Array<(message: BusMessage) => void> = []
-  const reconnectHandlers: Array<() => void> = []
-  const deliver = (message: BusMessage) => {
-    for (const handler of handlers) handler(message)
-  }
+  const handlers = new BusHandlers()
   const encode = (message: BusMessage | Ping): string => {
     let payload = JSON.stringify({ ...message, i: instanceId })
     if (payload.length > MAX_PAYLOAD && message.t === 'e') payload = JSON.stringify({ t: 'e', u: '*', i: instanceId })
     return payload
-  }
-
-  if (database.kind === 'pglite') {
-    return {
-      instanceId,
-      notifyInTx: async () => {},
-      publish: async (message) => deliver(message),
-      onMessage: (handler) => { handlers.push(handler) },
-      onReconnect: (handler) => { reconnectHandlers.push(handler) },
-      close: async () => {}
-    }
   }
 
   const client = database.client
@@ -79,12 +44,12 @@ export async function createBus (database: Database, { watchdogMs = 2000 }: BusO
       return
     }
     if (envelope.i === instanceId) return // our own: already delivered locally
-    deliver(envelope)
+    handlers.deliver(envelope)
   }
   const onListen = () => {
     // Runs on every (re)connect of the listening connection.
     pingSentAt = undefined
-    if (connectedOnce) for (const handler of reconnectHandlers) handler()
+    if (connectedOnce) handlers.reconnected()
     connectedOnce = true
   }
   // A client of its own for the one LISTEN connection, so that it can be thrown away and replaced.
@@ -126,11 +91,11 @@ export async function createBus (database: Database, { watchdogMs = 2000 }: BusO
       await tx.execute(sql`select pg_notify(${CHANNEL}, ${encode(message)})`)
     },
     publish: async (message) => {
-      deliver(message)
+      handlers.deliver(message)
       await database.client`select pg_notify(${CHANNEL}, ${encode(message)})`
     },
-    onMessage: (handler) => { handlers.push(handler) },
-    onReconnect: (handler) => { reconnectHandlers.push(handler) },
+    onMessage: (handler) => handlers.onMessage(handler),
+    onReconnect: (handler) => handlers.onReconnect(handler),
     close: async () => {
       clearInterval(watchdog)
       await listener?.end({ timeout: 1 })

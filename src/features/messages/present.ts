@@ -1,0 +1,17 @@
+// A stored message row as the API's Message.
+import type { Message } from '../../schemas/models.ts'
+import type { FilesService } from '../files/service.ts'
+import type { MessageRow } from './repository.ts'
+
+export function toMessage (row: MessageRow, files: Pick<FilesService, 'toRef'>): Message {
+  return {
+    id: row.id,
+    senderId: row.senderId,
+    receiverId: row.receiverId,
+    kind: row.kind,
+    content: row.content,
+    file: row.fileId === null ? null : files.toRef({ id: row.fileId, name: row.fileName!, size: row.fileSize!, mimeType: row.fileMimeType! }),
+    createdAt: row.createdAt.toISOString(),
+    readAt: row.readAt?.toISOString() ?? null
+  }
+}
