@@ -1,4 +1,4 @@
-// The API's shapes (../shared/API.md "Shapes"): one declaration each for validation, serialization, OpenAPI and types.
+// The API's shapes: one declaration each for validation, serialization, OpenAPI and types.
 import { type Static, Type } from '@sinclair/typebox'
 import { ref, Timestamp, Uuid } from './common.ts'
 
