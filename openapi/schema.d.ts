@@ -402,7 +402,10 @@ export interface components {
     schemas: {
         /** @description Every 4xx and 5xx response has this shape. */
         ErrorResponse: {
-            /** @description The HTTP status code, repeated. */
+            /**
+             * Format: int32
+             * @description The HTTP status code, repeated.
+             */
             statusCode: number;
             /**
              * @description Stable machine-readable error code.
@@ -416,7 +419,10 @@ export interface components {
         };
         /** @description The signed-in user's own account. Never contains the password or its hash. */
         User: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             id: string;
             username: string;
             email: string;
@@ -426,7 +432,10 @@ export interface components {
         };
         /** @description What any signed-in user may see of another. */
         PublicUser: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             id: string;
             username: string;
             avatarUrl: string | null;
@@ -457,7 +466,10 @@ export interface components {
             expiresAt: string;
         };
         FileRef: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             id: string;
             /** @description The sanitized original file name, for display. */
             name: string;
@@ -468,11 +480,20 @@ export interface components {
             url: string;
         };
         Message: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             id: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             senderId: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             receiverId: string;
             kind: "text" | "file" | "image";
             /** @description Text messages only. */
@@ -493,7 +514,10 @@ export interface components {
         };
         /** @description `event: ready` (no id): first event of every stream. */
         ReadyEvent: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             userId: string;
             /** @description Id of the user's newest durable event when the stream opened ("0" when none). */
             lastEventId: string;
@@ -501,26 +525,38 @@ export interface components {
         /** @description `event: message.read`: to the sender and the reader. */
         MessageReadEvent: {
             messageIds: string[];
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             readerId: string;
             /** Format: date-time */
             readAt: string;
         };
         /** @description `event: history.cleared`: to the user who cleared. */
         HistoryClearedEvent: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             peerId: string;
             /** Format: date-time */
             clearedAt: string;
         };
         /** @description `event: contact.removed`: to the owner of the list. */
         ContactRemovedEvent: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             contactId: string;
         };
         /** @description `event: presence` (no id, not replayed): to everyone who has the user as a contact. */
         PresenceEvent: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
             userId: string;
             online: boolean;
         };
@@ -1047,6 +1083,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
                 id: string;
             };
             cookie?: never;
@@ -1272,6 +1309,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
                 contactId: string;
             };
             cookie?: never;
@@ -1918,6 +1956,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
                 messageId: string;
             };
             cookie?: never;
@@ -1931,7 +1970,10 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** Format: uuid */
+                        /**
+                         * Format: uuid
+                         * @description A UUID in canonical form; accepted in any case, returned in lower case.
+                         */
                         id: string;
                         /**
                          * Format: date-time
@@ -1987,6 +2029,7 @@ export interface operations {
                 "if-none-match"?: string;
             };
             path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
                 fileId: string;
             };
             cookie?: never;

@@ -43,7 +43,9 @@ import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts'
 import multipartPlugin from './plugins/multipart.ts'
+import jsonPlugin from './plugins/json.ts'
 import swaggerPlugin from './plugins/swagger.ts'
+import { buildValidator } from './plugins/validation.ts'
 import { ErrorResponseSchema } from './schemas/common.ts'
 import { MODEL_SCHEMAS } from './schemas/models.ts'
 import type { App } from './types.ts'
@@ -92,7 +94,8 @@ export async function buildApp (config: Config): Promise<App> {
     logger: loggerOptions(config),
     requestTimeout: config.requestTimeoutMs,
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // JSON bodies are validated as sent (no coercion); path, query and headers are text and may be converted.
+    schemaController: { compilersFactory: { buildValidator } },
     // Errors raised before routing (bad URL encoding, over-long path parameters, malformed HTTP) in the contract's shape too.
     frameworkErrors,
     clientErrorHandler
@@ -104,6 +107,7 @@ export async function buildApp (config: Config): Promise<App> {
   for (const schema of [ErrorResponseSchema, ...MODEL_SCHEMAS, ...EVENT_SCHEMAS]) app.addSchema(schema)
 
   await app.register(errorsPlugin)
+  await app.register(jsonPlugin)
   await app.register(fastifyHelmet)
   await app.register(fastifyCors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,

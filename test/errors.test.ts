@@ -7,7 +7,7 @@ import tap from 'tap'
 import { sql } from 'drizzle-orm'
 import { startApp, usingPostgres } from './helpers/app.ts'
 import { ERROR_CODES } from '../src/errors.ts'
-import { registerUser, uniqueName } from './helpers/client.ts'
+import { addContact, registerUser, uniqueName } from './helpers/client.ts'
 
 const ALLOWED_ORIGIN = 'https://a.example'
 
@@ -154,6 +154,51 @@ tap.test('hardening', async (t) => {
   t.test('an unpaired surrogate in any string is 400 naming the field (it could not be stored as sent)', async (t) => {
     isError(t, await send('POST', '/auth/login', { body: '{"username":"someone","password":"pass\\ud800word"}', headers: { 'content-type': 'application/json' } }), 400, 'VALIDATION_ERROR', /password.*Unicode/)
     isError(t, await send('PATCH', '/users/me', { body: '{"avatarUrl":"https://x.example/\\udfff"}', headers: { 'content-type': 'application/json', ...auth } }), 400, 'VALIDATION_ERROR', /avatarUrl/)
+  })
+
+  t.test('JSON bodies are validated as sent: a wrong type is 400 naming the field, nothing is coerced', async (t) => {
+    const peer = await registerUser(baseUrl)
+    await addContact(user, peer)
+    for (const content of [123, ['x'], true, { text: 'x' }, null]) {
+      isError(t, await send('POST', `/conversations/${peer.id}/messages`, json({ content })), 400, 'VALIDATION_ERROR', /content/)
+    }
+    isError(t, await send('POST', '/auth/register', json({ username: 12345, password: 'long enough', email: `${randomUUID()}@example.com` })), 400, 'VALIDATION_ERROR', /username/)
+    isError(t, await send('POST', '/auth/login', json({ username: user.username, password: 12345678 })), 400, 'VALIDATION_ERROR', /password/)
+    isError(t, await send('PATCH', '/users/me', json({ avatarUrl: false })), 400, 'VALIDATION_ERROR', /avatarUrl/)
+    isError(t, await send('POST', '/contacts', json({ username: ['x'] })), 400, 'VALIDATION_ERROR', /username/)
+    const history = await send('GET', `/conversations/${peer.id}/messages`, { headers: auth })
+    t.same(history.body.messages, [], 'nothing was stored')
+    t.equal((await send('GET', `/conversations/${peer.id}/messages?limit=5`, { headers: auth })).status, 200, 'query strings are text: limit=5 is a number')
+  })
+
+  t.test('a JSON body must be UTF-8: malformed bytes or another charset are 400, nothing stored', async (t) => {
+    const peer = await registerUser(baseUrl)
+    await addContact(user, peer)
+    const path = `/conversations/${peer.id}/messages`
+    const bytes = Buffer.concat([Buffer.from('{"content":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('b"}')])
+    isError(t, await send('POST', path, { body: bytes, headers: { 'content-type': 'application/json', ...auth } }), 400, 'INVALID_JSON', /UTF-8/)
+    const overlong = Buffer.concat([Buffer.from('{"content":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')])
+    isError(t, await send('POST', path, { body: overlong, headers: { 'content-type': 'application/json', ...auth } }), 400, 'INVALID_JSON', /UTF-8/)
+    const utf16 = Buffer.from('{"content":"hi"}', 'utf16le')
+    isError(t, await send('POST', path, { body: utf16, headers: { 'content-type': 'application/json; charset=utf-16', ...auth } }), 400, 'INVALID_JSON', /UTF-8/)
+    isError(t, await send('POST', path, { body: '{"content":"hi"}', headers: { 'content-type': 'application/json; charset=utf-16', ...auth } }), 400, 'INVALID_JSON', /charset/)
+    t.same((await send('GET', path, { headers: auth })).body.messages, [], 'nothing was stored')
+    const ok = await send('POST', path, { body: '{"content":"héllo"}', headers: { 'content-type': 'application/json; charset=UTF-8', ...auth } })
+    t.equal(ok.status, 201, 'charset=UTF-8 is fine')
+    t.equal(ok.body.content, 'héllo')
+  })
+
+  t.test('an empty body with content-type: application/json on an endpoint that takes no body is no body', async (t) => {
+    const peer = await registerUser(baseUrl)
+    await addContact(user, peer)
+    const sent = await send('POST', `/conversations/${user.id}/messages`, { body: '{"content":"read me"}', headers: { 'content-type': 'application/json', authorization: `Bearer ${peer.token}` } })
+    const read = await send('POST', `/messages/${sent.body.id}/read`, { body: '', headers: { 'content-type': 'application/json', ...auth } })
+    t.equal(read.status, 200)
+    t.equal((await send('GET', '/users/me', { body: undefined, headers: { 'content-type': 'application/json', ...auth } })).status, 200)
+    t.equal((await send('DELETE', `/conversations/${peer.id}/messages`, { body: '', headers: { 'content-type': 'application/json', ...auth } })).status, 204)
+    const other = await registerUser(baseUrl)
+    t.equal((await send('POST', '/auth/logout', { body: '', headers: { 'content-type': 'application/json', authorization: `Bearer ${other.token}` } })).status, 204)
+    isError(t, await send('POST', '/auth/login', { body: '', headers: { 'content-type': 'application/json' } }), 400, 'INVALID_JSON', /empty/)
   })
 
   t.test('a path id that is not a UUID is 400', async (t) => {

@@ -4,6 +4,7 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.ts'
+import { isUuid } from '../schemas/common.ts'
 
 /** Signs and checks bearer tokens; a service that issues sessions receives it. */
 export interface Tokens {
@@ -43,9 +44,6 @@ declare module 'fastify' {
     acceptsQueryToken?: boolean
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value)
 
 async function authPlugin (app: FastifyInstance, options: AuthOptions) {
   await app.register(fastifyJwt, {

@@ -6,12 +6,14 @@ import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, type ErrorCode, statusOf } from '../errors.ts'
+import { LOWERCASE_KEYWORD, unstorable } from '../schemas/common.ts'
 
 interface ValidationIssue {
   keyword: string
   instancePath: string
   params: Record<string, unknown>
   message?: string
+  parentSchema?: Record<string, unknown>
 }
 
 const FRAMEWORK_CODES: Record<string, ErrorCode> = {
@@ -40,6 +42,9 @@ function validationMessage (issues: ValidationIssue[], context: string | undefin
   const path = `${context ?? 'body'}${issue.instancePath}`
   if (issue.keyword === 'additionalProperties') return `${path}/${String(issue.params.additionalProperty)} is not allowed (unknown property)`
   if (issue.keyword === 'required') return `${path}/${String(issue.params.missingProperty)} is required`
+  if (issue.parentSchema?.[LOWERCASE_KEYWORD] === true && issue.keyword !== 'type') {
+    return `${path} must be a UUID in canonical form (8-4-4-4-12 hex digits, nothing before or after)`
+  }
   return `${path} ${issue.message ?? 'is invalid'}`
 }
 
@@ -84,16 +89,6 @@ function toAppError (err: FastifyError & { validation?: ValidationIssue[], valid
   if (mapped) return new AppError(mapped, err.message)
   const status = err.statusCode ?? 500
   if (status >= 400 && status < 500) return new AppError(STATUS_FALLBACK[status] ?? 'VALIDATION_ERROR', err.message)
-  return undefined
-}
-
-// With the u flag a character class matches only unpaired surrogates, which UTF-8 cannot encode.
-const LONE_SURROGATE = /[\ud800-\udfff]/u
-
-/** Why a string cannot be stored exactly as sent in PostgreSQL text, if it cannot. */
-function unstorable (text: string): string | undefined {
-  if (text.includes('\u0000')) return 'must not contain a NUL character'
-  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it has an unpaired surrogate)'
   return undefined
 }
 

@@ -1,4 +1,4 @@
-// Shared TypeBox atoms: ids, timestamps, the error shape, and the helper that references a registered schema.
+// Shared TypeBox atoms: ids, timestamps, the error shape, the input guard, and the helper that references a registered schema.
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { ERROR_CODES } from '../errors.ts'
 
@@ -8,14 +8,55 @@ export function ref<T extends TSchema> (schema: T) {
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id))
 }
 
-export const Uuid = (description?: string) => Type.String({ format: 'uuid', description })
-export const Timestamp = (description?: string) => Type.String({ format: 'date-time', description })
+/**
+ * The one id pattern: a UUID in canonical form (8-4-4-4-12 hex digits), nothing before or after. Ajv's
+ * `format: 'uuid'` alone also takes a `urn:uuid:` prefix, which PostgreSQL's uuid type rejects.
+ */
+export const UUID_BODY = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'
+export const UUID_PATTERN = `^${UUID_BODY}$`
+const UUID = new RegExp(UUID_PATTERN)
+
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value)
+
+/**
+ * Schema keyword of every id: the request validator lower-cases the value once it matched (ids are compared
+ * without regard to case), so nothing past validation ever sees an upper-case id.
+ */
+export const LOWERCASE_KEYWORD = 'x-lowercase'
+
+export const Uuid = (description?: string) => Type.String({
+  format: 'uuid',
+  pattern: UUID_PATTERN,
+  minLength: 36,
+  maxLength: 36,
+  [LOWERCASE_KEYWORD]: true,
+  description: description === undefined ? 'A UUID in canonical form; accepted in any case, returned in lower case.' : description
+})
+export const Timestamp = (description?: string) => Type.String({ format: 'date-time', maxLength: 30, description })
+
+// With the u flag a character class matches only unpaired surrogates, which UTF-8 cannot encode.
+const LONE_SURROGATE = /[\ud800-\udfff]/u
+
+/**
+ * The input guard: why a string cannot be stored exactly as sent in PostgreSQL text (a NUL character, an
+ * unpaired surrogate), or undefined when it can.
+ */
+export function unstorable (text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain a NUL character'
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it has an unpaired surrogate)'
+  return undefined
+}
+
+/** Strips what the input guard rejects, for text the server keeps but must not refuse (uploaded file names). */
+export function storable (text: string): string {
+  return text.replaceAll('\u0000', '').replace(new RegExp(LONE_SURROGATE, 'gu'), '')
+}
 
 export const ErrorResponseSchema = Type.Object({
-  statusCode: Type.Integer({ description: 'The HTTP status code, repeated.' }),
+  statusCode: Type.Integer({ format: 'int32', minimum: 400, maximum: 599, description: 'The HTTP status code, repeated.' }),
   code: Type.String({ enum: ERROR_CODES, description: 'Stable machine-readable error code.' }),
-  error: Type.String({ description: 'The HTTP status text, e.g. "Conflict".' }),
-  message: Type.String({ description: 'Human-readable explanation; for validation errors it names the offending field.' })
+  error: Type.String({ maxLength: 64, description: 'The HTTP status text, e.g. "Conflict".' }),
+  message: Type.String({ maxLength: 1024, description: 'Human-readable explanation; for validation errors it names the offending field.' })
 }, { $id: 'ErrorResponse', description: 'Every 4xx and 5xx response has this shape.' })
 
 export type ErrorResponse = Static<typeof ErrorResponseSchema>

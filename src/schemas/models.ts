@@ -1,6 +1,6 @@
 // The API's shapes: one declaration each for validation, serialization, OpenAPI and types.
 import { type Static, Type } from '@sinclair/typebox'
-import { ref, Timestamp, Uuid } from './common.ts'
+import { ref, Timestamp, UUID_BODY, Uuid } from './common.ts'
 
 // Letters may carry combining marks (Devanagari vowel signs, decomposed accents); a name cannot start with one.
 export const USERNAME_PATTERN = '^[\\p{L}\\p{N}_.\\-][\\p{L}\\p{M}\\p{N}_.\\-]{1,31}$'
@@ -14,7 +14,7 @@ export const Username = () => Type.String({
 export const Password = (description = '8-256 characters.') => Type.String({ minLength: 8, maxLength: 256, description })
 export const Email = () => Type.String({ format: 'email', maxLength: 254, description: 'A valid address, unique without regard to case.' })
 export const AvatarUrl = () => Type.Union([
-  Type.String({ maxLength: 2048, pattern: '^(https?://[^\\s]+|/files/[0-9a-fA-F-]{36})$', description: 'An http(s) URL or a /files/{id} path.' }),
+  Type.String({ maxLength: 2048, pattern: `^(https?://[^\\s]+|/files/${UUID_BODY})$`, description: 'An http(s) URL or a /files/{id} path.' }),
   Type.Null()
 ])
 

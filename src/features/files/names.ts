@@ -1,9 +1,8 @@
 // File names: sanitizing uploaded names for storage and display, and the Content-Disposition header (RFC 6266).
+import { storable } from '../../schemas/common.ts'
 
 const MAX_NAME_BYTES = 255
 const FALLBACK_NAME = 'file'
-// With the u flag a character class matches only unpaired surrogates, which UTF-8 cannot encode.
-export const LONE_SURROGATE = /[\ud800-\udfff]/gu
 // Control characters (NUL included) and the bidi controls that can disguise an extension ("gpj.exe").
 const UNSAFE = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu
 
@@ -11,7 +10,7 @@ const UNSAFE = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu
 export function sanitizeFileName (raw: string | undefined): string {
   if (raw === undefined) return FALLBACK_NAME
   // Browsers (and fetch's FormData) send " CR LF in a part's filename as %22 %0D %0A (HTML's multipart/form-data encoding).
-  const base = raw.replace(LONE_SURROGATE, '\ufffd').replaceAll('%22', '"').replace(/%0[ad]/gi, '').split(/[/\\]/).pop() ?? ''
+  const base = storable(raw).replaceAll('%22', '"').replace(/%0[ad]/gi, '').split(/[/\\]/).pop() ?? ''
   const name = base.replace(UNSAFE, '').trim()
   if (name === '' || name === '.' || name === '..') return FALLBACK_NAME
   return truncateUtf8(name, MAX_NAME_BYTES)

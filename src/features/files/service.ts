@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { fileTypeFromBuffer } from 'file-type'
 import type { Db } from '../../db/client.ts'
 import { fail } from '../../errors.ts'
+import { UUID_BODY } from '../../schemas/common.ts'
 import type { FileRef } from '../../schemas/models.ts'
 import { deleteUnreferencedFiles, type FileKind, type FileRow, findReadableFile, insertFile } from './repository.ts'
 import type { FileStorage, StoredObject } from './storage.ts'
@@ -13,7 +14,7 @@ import { readUploadForm, type UploadForm } from './upload.ts'
 export type { FileKind, FileRow } from './repository.ts'
 
 const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
-const FILE_URL = /^\/files\/([0-9a-f-]{36})$/
+const FILE_URL = new RegExp(`^/files/(${UUID_BODY})$`)
 
 export interface ReceivedUpload extends UploadForm {
   mimeType: string

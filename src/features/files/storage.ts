@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AppError } from '../../errors.ts'
+import { isUuid } from '../../schemas/common.ts'
 
 /** How many leading bytes are kept for content sniffing (what file-type reads). */
 export const HEAD_BYTES = 4100
@@ -34,8 +35,6 @@ export interface FileStorage {
   open: (key: string) => Promise<StoredObject | undefined>
   remove: (key: string) => Promise<void>
 }
-
-const KEY = /^[0-9a-f-]{36}$/
 
 export class LocalFileStorage implements FileStorage {
   private readonly tmpDir: string
@@ -112,7 +111,7 @@ export class LocalFileStorage implements FileStorage {
 
   private pathOf (key: string): string {
     // Keys are file ids; anything else must never become a path.
-    if (!KEY.test(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`)
+    if (!isUuid(key) || key !== key.toLowerCase()) throw new Error(`invalid storage key ${JSON.stringify(key)}`)
     return join(this.dir, key)
   }
 }

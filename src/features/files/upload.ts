@@ -1,10 +1,10 @@
 // Reads the upload form (optional field `id`, then part `file`) from a multipart stream, staging the file's bytes.
 import type { Multipart } from '@fastify/multipart'
 import { AppError } from '../../errors.ts'
+import { isUuid } from '../../schemas/common.ts'
 import { sanitizeFileName } from './names.ts'
 import type { FileStorage, StagedUpload } from './storage.ts'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/
 
 export interface UploadForm {
@@ -27,7 +27,7 @@ export async function readUploadForm (parts: AsyncIterable<Multipart>, storage: 
         if (part.fieldname === 'file') throw invalid('body/file must be a file part (with a filename)')
         if (part.fieldname !== 'id') throw invalid(`body/${part.fieldname} is not allowed (unknown field)`)
         if (id !== undefined) throw invalid('body/id must be sent once')
-        if (typeof part.value !== 'string' || !UUID.test(part.value)) throw invalid('body/id must be a UUID')
+        if (typeof part.value !== 'string' || !isUuid(part.value)) throw invalid('body/id must be a UUID in canonical form (8-4-4-4-12 hex digits)')
         id = part.value.toLowerCase()
         continue
       }
