@@ -1,4 +1,5 @@
 // The configuration: read from the environment once, checked, then passed around. Nothing else reads process.env.
+import { isIP } from 'node:net'
 
 export interface Argon2Params {
   memoryCost: number // KiB
@@ -19,6 +20,19 @@ export interface Config {
   sseHeartbeatMs: number
   eventsRetentionDays: number
   rateLimitAuthPerMinute: number
+  /** Requests per user per minute on authenticated endpoints. */
+  rateLimitPerMinute: number
+  /** Messages, uploads, reactions and typing per user per minute. */
+  rateLimitSendsPerMinute: number
+  /** Fastify's trustProxy: false (the socket address is the client), true, a hop count, or trusted addresses/CIDRs. */
+  trustProxy: boolean | number | string[]
+  /** A session's longest life from its login, however often it is renewed. */
+  sessionMaxAgeSeconds: number
+  maxStreamsPerUser: number
+  storageQuotaBytes: number
+  fileUrlTtlSeconds: number
+  /** nats://host:port carries what crosses instances; undefined: PostgreSQL LISTEN/NOTIFY. */
+  busUrl: string | undefined
   corsOrigins: string[]
   logLevel: string
   // Not in the environment: tuned by tests and benchmarks only.
@@ -84,6 +98,38 @@ function corsOrigins (raw: string | undefined): string[] {
   })
 }
 
+function trustProxy (raw: string | undefined): boolean | number | string[] {
+  const value = raw?.trim() ?? ''
+  if (value === '' || value === 'false') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value)
+    if (hops < 1 || hops > 100) throw new ConfigError(`TRUST_PROXY hop count must be between 1 and 100, got ${hops}`)
+    return hops
+  }
+  return value.split(',').map((entry) => entry.trim()).filter(Boolean).map((entry) => {
+    const [address, prefix, ...rest] = entry.split('/')
+    const version = isIP(address ?? '')
+    const bits = version === 6 ? 128 : 32
+    if (version === 0 || rest.length > 0 || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits))) {
+      throw new ConfigError(`TRUST_PROXY must be true, false, a hop count, or comma-separated addresses/CIDRs, got "${entry}"`)
+    }
+    return entry
+  })
+}
+
+function busUrl (raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined
+  let url: URL
+  try {
+    url = new URL(raw.trim())
+  } catch {
+    throw new ConfigError('BUS_URL must be a nats://host:port URL')
+  }
+  if (url.protocol !== 'nats:' || url.hostname === '') throw new ConfigError(`BUS_URL must be a nats://host:port URL, got protocol "${url.protocol}"`)
+  return raw.trim()
+}
+
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const host = env.HOST?.trim() || '127.0.0.1'
   const logLevel = env.LOG_LEVEL?.trim() || 'info'
@@ -102,6 +148,14 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     sseHeartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15000, 100, 3600000),
     eventsRetentionDays: integer(env, 'EVENTS_RETENTION_DAYS', 7, 1, 3650),
     rateLimitAuthPerMinute: integer(env, 'RATE_LIMIT_AUTH_PER_MINUTE', 20, 1, 1000000),
+    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 1, 10000000),
+    rateLimitSendsPerMinute: integer(env, 'RATE_LIMIT_SENDS_PER_MINUTE', 120, 1, 10000000),
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    sessionMaxAgeSeconds: integer(env, 'SESSION_MAX_AGE_SECONDS', 7776000, 60, 10 * 365 * 86400),
+    maxStreamsPerUser: integer(env, 'MAX_STREAMS_PER_USER', 20, 1, 100000),
+    storageQuotaBytes: integer(env, 'STORAGE_QUOTA_BYTES', 1073741824, 1, 2 ** 50),
+    fileUrlTtlSeconds: integer(env, 'FILE_URL_TTL_SECONDS', 3600, 10, 7 * 86400),
+    busUrl: busUrl(env.BUS_URL),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     logLevel,
     argon2: OWASP_ARGON2,

@@ -37,6 +37,14 @@ tap.test('defaults match the contract\'s configuration table', async (t) => {
     sseHeartbeatMs: 15000,
     eventsRetentionDays: 7,
     rateLimitAuthPerMinute: 20,
+    rateLimitPerMinute: 600,
+    rateLimitSendsPerMinute: 120,
+    trustProxy: false,
+    sessionMaxAgeSeconds: 7776000,
+    maxStreamsPerUser: 20,
+    storageQuotaBytes: 1073741824,
+    fileUrlTtlSeconds: 3600,
+    busUrl: undefined,
     corsOrigins: [],
     logLevel: 'info'
   })
@@ -59,6 +67,14 @@ tap.test('values are read from the environment', async (t) => {
     SSE_HEARTBEAT_MS: '5000',
     EVENTS_RETENTION_DAYS: '30',
     RATE_LIMIT_AUTH_PER_MINUTE: '5',
+    RATE_LIMIT_PER_MINUTE: '100',
+    RATE_LIMIT_SENDS_PER_MINUTE: '10',
+    TRUST_PROXY: '10.0.0.0/8, 192.168.1.1, ::1, fd00::/8',
+    SESSION_MAX_AGE_SECONDS: '86400',
+    MAX_STREAMS_PER_USER: '3',
+    STORAGE_QUOTA_BYTES: '1000000',
+    FILE_URL_TTL_SECONDS: '60',
+    BUS_URL: 'nats://nats.internal:4222',
     CORS_ORIGINS: 'https://a.example, https://b.example:8443',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production'
@@ -74,11 +90,22 @@ tap.test('values are read from the environment', async (t) => {
     sseHeartbeatMs: 5000,
     eventsRetentionDays: 30,
     rateLimitAuthPerMinute: 5,
+    rateLimitPerMinute: 100,
+    rateLimitSendsPerMinute: 10,
+    trustProxy: ['10.0.0.0/8', '192.168.1.1', '::1', 'fd00::/8'],
+    sessionMaxAgeSeconds: 86400,
+    maxStreamsPerUser: 3,
+    storageQuotaBytes: 1000000,
+    fileUrlTtlSeconds: 60,
+    busUrl: 'nats://nats.internal:4222',
     corsOrigins: ['https://a.example', 'https://b.example:8443'],
     logLevel: 'warn'
   })
   t.equal(loadConfig({ DATABASE_URL: 'postgresql://localhost/chat' }).databaseUrl, 'postgresql://localhost/chat')
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0: any free port')
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2, 'a hop count')
 })
 
 tap.test('bad values throw a ConfigError naming the variable', async (t) => {
@@ -108,7 +135,19 @@ tap.test('bad values throw a ConfigError naming the variable', async (t) => {
     [{ RATE_LIMIT_AUTH_PER_MINUTE: 'many' }, 'RATE_LIMIT_AUTH_PER_MINUTE'],
     [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: 'https://a.example/path' }, 'CORS_ORIGINS'],
-    [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS']
+    [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
+    [{ RATE_LIMIT_PER_MINUTE: '0' }, 'RATE_LIMIT_PER_MINUTE'],
+    [{ RATE_LIMIT_SENDS_PER_MINUTE: 'lots' }, 'RATE_LIMIT_SENDS_PER_MINUTE'],
+    [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '0' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.1, proxy.internal' }, 'TRUST_PROXY'],
+    [{ SESSION_MAX_AGE_SECONDS: '0' }, 'SESSION_MAX_AGE_SECONDS'],
+    [{ MAX_STREAMS_PER_USER: '0' }, 'MAX_STREAMS_PER_USER'],
+    [{ STORAGE_QUOTA_BYTES: '1GB' }, 'STORAGE_QUOTA_BYTES'],
+    [{ FILE_URL_TTL_SECONDS: '-5' }, 'FILE_URL_TTL_SECONDS'],
+    [{ BUS_URL: 'redis://x:6379' }, 'BUS_URL'],
+    [{ BUS_URL: 'not a url' }, 'BUS_URL']
   ]
   for (const [env, variable] of cases) {
     try {

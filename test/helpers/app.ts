@@ -81,6 +81,10 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
     argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
     // Tests register many users from one address; the rate limit has its own test (test/errors.test.ts).
     rateLimitAuthPerMinute: 100_000,
+    // Likewise the per-user budgets and stream cap: test/limits.test.ts sets them low where it tests them.
+    rateLimitPerMinute: 1_000_000,
+    rateLimitSendsPerMinute: 1_000_000,
+    maxStreamsPerUser: 10_000,
     ...overrides
   }
 }
