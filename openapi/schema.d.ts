@@ -730,7 +730,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description RATE_LIMITED: too many attempts from this address; see Retry-After. */
+            /** @description RATE_LIMITED: too many attempts from this address (RATE_LIMIT_AUTH_PER_MINUTE per endpoint), or for this username; see Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -803,7 +803,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description RATE_LIMITED: too many attempts from this address; see Retry-After. */
+            /** @description RATE_LIMITED: too many attempts from this address (RATE_LIMIT_AUTH_PER_MINUTE per endpoint), or for this username; see Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -875,7 +875,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description RATE_LIMITED: too many attempts from this address; see Retry-After. */
+            /** @description RATE_LIMITED: too many attempts from this address (RATE_LIMIT_AUTH_PER_MINUTE per endpoint), or for this username; see Retry-After. */
             429: {
                 headers: {
                     [name: string]: unknown;

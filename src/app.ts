@@ -10,7 +10,6 @@
 import { readFileSync } from 'node:fs'
 import fastifyCors from '@fastify/cors'
 import fastifyHelmet from '@fastify/helmet'
-import fastifyRateLimit from '@fastify/rate-limit'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
@@ -44,6 +43,7 @@ import dbPlugin from './plugins/db.ts'
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts'
 import multipartPlugin from './plugins/multipart.ts'
 import jsonPlugin from './plugins/json.ts'
+import limitsPlugin from './plugins/limits.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import { buildValidator } from './plugins/validation.ts'
 import { ErrorResponseSchema } from './schemas/common.ts'
@@ -89,11 +89,19 @@ function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   }
 }
 
+/** A hop count as Fastify's typings take it: trust the nearest `hops` proxies (what a number means to proxy-addr). */
+function trustHops (hops: number) {
+  return (_address: string, hop: number) => hop < hops
+}
+
 export async function buildApp (config: Config): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(config),
     requestTimeout: config.requestTimeoutMs,
     bodyLimit: 1024 * 1024,
+    // Behind a proxy, the client address (request.ip, which rate limits count by) comes from X-Forwarded-For only
+    // when TRUST_PROXY says which hops to trust.
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // JSON bodies are validated as sent (no coercion); path, query and headers are text and may be converted.
     schemaController: { compilersFactory: { buildValidator } },
     // Errors raised before routing (bad URL encoding, over-long path parameters, malformed HTTP) in the contract's shape too.
@@ -113,19 +121,11 @@ export async function buildApp (config: Config): Promise<App> {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     // The plugin's default allows only GET, HEAD and POST: browsers could not PATCH or DELETE.
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    exposedHeaders: ['Retry-After', 'Content-Disposition', 'ETag'],
+    exposedHeaders: ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Content-Disposition', 'ETag'],
     // A malformed preflight would get a text/plain 400, outside the contract's error shape.
     strictPreflight: false
   })
-  await app.register(fastifyRateLimit, {
-    global: false,
-    errorResponseBuilder: (_request, context) => ({
-      statusCode: 429,
-      code: 'RATE_LIMITED',
-      error: 'Too Many Requests',
-      message: `Too many attempts: retry in ${Math.ceil(context.ttl / 1000)} s`
-    })
-  })
+  await app.register(limitsPlugin)
   await app.register(swaggerPlugin, { version })
   await app.register(multipartPlugin, { maxUploadBytes: config.maxUploadBytes })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir })

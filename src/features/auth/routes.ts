@@ -6,15 +6,22 @@ import type { App } from '../../types.ts'
 import { LoginBodySchema, RegisterBodySchema, TokenLoginBodySchema } from './schemas.ts'
 import type { AuthService } from './service.ts'
 
-const tooMany = errorResponse('RATE_LIMITED: too many attempts from this address; see Retry-After.')
+const tooMany = errorResponse('RATE_LIMITED: too many attempts from this address (RATE_LIMIT_AUTH_PER_MINUTE per endpoint), or for this username; see Retry-After.')
 const invalid = errorResponse('VALIDATION_ERROR or INVALID_JSON: the body is not valid; the message names the field.')
 
 export default async function authRoutes (app: App, { auth }: { auth: AuthService }) {
-  // Per client address and per instance (counts are kept in memory).
-  const rateLimit = { max: app.config.rateLimitAuthPerMinute, timeWindow: 60_000 }
+  // Guessing is limited per client address (each endpoint its own budget) and per target username (so that
+  // clients sharing an address, behind a proxy or NAT, do not share one budget for every account).
+  const max = app.config.rateLimitAuthPerMinute
+  const perAddress = (route: string) => app.budget(`auth-ip:${route}`, max, (request) => request.ip)
+  const perUsername = (route: string) => app.budget(`auth-user:${route}`, max, (request) => {
+    const username = (request.body as { username?: unknown } | undefined)?.username
+    return typeof username === 'string' ? username.toLowerCase() : undefined
+  })
 
   app.post('/register', {
-    config: { rateLimit },
+    onRequest: perAddress('register'),
+    preHandler: perUsername('register'),
     schema: {
       operationId: 'register',
       security: [],
@@ -37,7 +44,8 @@ export default async function authRoutes (app: App, { auth }: { auth: AuthServic
   })
 
   app.post('/login', {
-    config: { rateLimit },
+    onRequest: perAddress('login'),
+    preHandler: perUsername('login'),
     schema: {
       operationId: 'login',
       security: [],
@@ -57,7 +65,7 @@ export default async function authRoutes (app: App, { auth }: { auth: AuthServic
   }, async (request) => auth.login(request.body))
 
   app.post('/token-login', {
-    config: { rateLimit },
+    onRequest: perAddress('token-login'),
     schema: {
       operationId: 'tokenLogin',
       security: [],

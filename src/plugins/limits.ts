@@ -1,0 +1,48 @@
+// Per-minute budgets (rate limits): named, keyed by what they protect (a client address, a username, a user),
+// answered with RateLimit-Limit/Remaining/Reset and, past the budget, 429 RATE_LIMITED with Retry-After.
+import fastifyRateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError } from '../errors.ts'
+
+export type BudgetHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * A hook that counts the request against `name`'s budget for the key `key` derives (nothing is counted when
+     * it answers undefined). Several budgets may apply to one request: the headers describe the tightest.
+     */
+    budget: (name: string, max: number, key: (request: FastifyRequest) => string | undefined) => BudgetHook
+  }
+}
+
+const WINDOW_MS = 60_000
+const tightest = Symbol('tightest remaining budget')
+
+async function limitsPlugin (app: FastifyInstance) {
+  await app.register(fastifyRateLimit, { global: false })
+  app.decorateRequest(tightest, null)
+
+  app.decorate('budget', (name: string, max: number, key: (request: FastifyRequest) => string | undefined): BudgetHook => {
+    const check = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => `${name}:${key(request) ?? ''}` })
+    return async (request, reply) => {
+      if (key(request) === undefined) return
+      const result = await check(request)
+      if (result.isAllowed) return
+      const seen = (request as unknown as Record<symbol, number | null | undefined>)[tightest]
+      if (seen === null || seen === undefined || result.remaining <= seen || result.isExceeded) {
+        (request as unknown as Record<symbol, number>)[tightest] = result.remaining
+        reply.header('ratelimit-limit', result.max)
+          .header('ratelimit-remaining', result.remaining)
+          .header('ratelimit-reset', result.ttlInSeconds)
+      }
+      if (result.isExceeded) {
+        reply.header('retry-after', result.ttlInSeconds)
+        throw new AppError('RATE_LIMITED', `Too many requests: retry in ${result.ttlInSeconds} s`)
+      }
+    }
+  })
+}
+
+export default fp(limitsPlugin, { name: 'limits' })
