@@ -3,8 +3,9 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto'
 import tap from 'tap'
 import { startApp, TEST_JWT_SECRET } from './helpers/app.ts'
 import { apiClient, registerUser, uniqueName } from './helpers/client.ts'
+import { isError } from './helpers/errors.ts'
 import { recordedCount, recordResponses, responsesContaining } from './helpers/leaks.ts'
-import { connectSse } from './helpers/sse.ts'
+import { connectSse, openStream } from './helpers/sse.ts'
 
 recordResponses()
 
@@ -31,12 +32,6 @@ tap.test('auth', async (t) => {
   const { baseUrl, config } = await startApp(t)
   const anonymous = apiClient(baseUrl)
   const passwords = new Set<string>([PASSWORD])
-
-  /** Checks the contract's error shape and code of a failed call. */
-  function isError (t: Pick<typeof tap, 'equal' | 'match'>, result: { response: Response, error?: unknown }, status: number, code: string) {
-    t.equal(result.response.status, status, `status ${status}`)
-    t.match(result.error, { statusCode: status, code, error: String, message: String }, `error ${code}`)
-  }
 
   t.test('register answers 201 with a session whose token works', async (t) => {
     const username = uniqueName('reg')
@@ -187,9 +182,7 @@ tap.test('auth', async (t) => {
   t.test('logout: 204, then the token is refused and the session\'s streams are closed', async (t) => {
     const user = await registerUser(baseUrl)
     const second = await anonymous.POST('/auth/login', { body: { username: user.username, password: user.password } })
-    const stream = await connectSse(baseUrl, { token: user.token })
-    t.teardown(() => stream.close())
-    await stream.waitForEvent('ready')
+    const stream = await openStream(t, baseUrl, { token: user.token })
     const out = await user.api.POST('/auth/logout')
     t.equal(out.response.status, 204)
     t.equal(await out.response.text(), '')

@@ -4,16 +4,15 @@ import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { startApp } from './helpers/app.ts'
 import { registerUser, type TestUser } from './helpers/client.ts'
-import { connectSse, type SseConnection } from './helpers/sse.ts'
+import { connectSse, openStream, type SseConnection } from './helpers/sse.ts'
+import { until } from './helpers/wait.ts'
 
 const { baseUrl } = await startApp(t)
 const LONG = 60_000
 
 async function open (t: Test, user: TestUser): Promise<SseConnection> {
-  const stream = await connectSse(baseUrl, { token: user.token })
-  t.teardown(() => stream.close())
+  const stream = await openStream(t, baseUrl, { token: user.token }, LONG)
   t.equal(stream.status, 200)
-  await stream.waitForEvent('ready', LONG)
   return stream
 }
 
@@ -31,14 +30,6 @@ async function onlineEverywhere (viewer: TestUser, target: TestUser): Promise<bo
   const search = (await viewer.api.GET('/users', { params: { query: { search: target.username, limit: 20 } } })).data!.users.find((u) => u.id === target.id)
   const one = (await viewer.api.GET('/users/{id}', { params: { path: { id: target.id } } })).data!
   return [contacts!.online, search!.online, one.online]
-}
-
-async function until (check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 const tag = () => randomBytes(3).toString('hex')

@@ -4,15 +4,12 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { startApp } from './helpers/app.ts'
 import { addContact, registerUser, type TestUser } from './helpers/client.ts'
-import { connectSse, type SseConnection } from './helpers/sse.ts'
+import { openStream, type SseConnection } from './helpers/sse.ts'
 
 const { baseUrl } = await startApp(t)
 
 async function stream (user: TestUser): Promise<SseConnection> {
-  const connection = await connectSse(baseUrl, { token: user.token })
-  t.teardown(() => connection.close())
-  await connection.waitForEvent('ready')
-  return connection
+  return openStream(t, baseUrl, { token: user.token })
 }
 
 async function send (from: TestUser, to: TestUser, content: string) {

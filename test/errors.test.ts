@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm'
 import { startApp, usingPostgres } from './helpers/app.ts'
 import { ERROR_CODES } from '../src/errors.ts'
 import { addContact, registerUser, uniqueName } from './helpers/client.ts'
+import { errorShape, isRawError as isError } from './helpers/errors.ts'
 
 const ALLOWED_ORIGIN = 'https://a.example'
 
@@ -47,23 +48,12 @@ function raw (baseUrl: string, bytes: string): Promise<{ status: number, body: a
   })
 }
 
-const DECLARED_CODE = new RegExp(`^(${ERROR_CODES.join('|')})$`)
-const errorShape = (status: number) => ({ statusCode: status, code: DECLARED_CODE, error: String, message: String })
 
 tap.test('hardening', async (t) => {
   const { baseUrl, app } = await startApp(t, { corsOrigins: [ALLOWED_ORIGIN] })
   const user = await registerUser(baseUrl)
   const auth = { authorization: `Bearer ${user.token}` }
   const send = (method: string, path: string, options?: SendOptions) => request(baseUrl, method, path, options)
-
-  /** The contract's error shape, with the expected status and code. */
-  function isError (t: Pick<typeof tap, 'equal' | 'match' | 'same'>, answer: Answer, status: number, code: string | RegExp, message?: RegExp) {
-    t.equal(answer.status, status, `status ${status}`)
-    t.match(answer.headers.get('content-type'), /^application\/json/)
-    t.match(answer.body, { ...errorShape(status), message: message ?? String })
-    t.match(answer.body, { code })
-    t.same(Object.keys(answer.body ?? {}).sort(), ['code', 'error', 'message', 'statusCode'], 'exactly the error shape')
-  }
 
   const json = (value: unknown) => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json', ...auth } })
 

@@ -9,7 +9,8 @@ import t, { type Test } from 'tap'
 import { instances, presence } from '../src/db/schema.ts'
 import { createTestDatabase, startApp, type TestApp, usingPostgres } from './helpers/app.ts'
 import { addContact, apiClient, registerUser, type TestUser } from './helpers/client.ts'
-import { connectSse, type ConnectOptions, type SseConnection } from './helpers/sse.ts'
+import { type ConnectOptions, openStream, type SseConnection } from './helpers/sse.ts'
+import { range, until } from './helpers/wait.ts'
 
 const skip = usingPostgres ? false : 'several instances need PostgreSQL (PGlite serves one process): set DATABASE_URL'
 const LONG = 60_000
@@ -25,10 +26,8 @@ if (usingPostgres) {
 }
 
 async function open (t: Test, on: TestApp, user: TestUser, options: Omit<ConnectOptions, 'token'> = {}): Promise<SseConnection> {
-  const stream = await connectSse(on.baseUrl, { token: user.token, ...options })
-  t.teardown(() => stream.close())
+  const stream = await openStream(t, on.baseUrl, { token: user.token, ...options }, LONG)
   t.equal(stream.status, 200, 'stream opened')
-  await stream.waitForEvent('ready', LONG)
   return stream
 }
 
@@ -37,21 +36,9 @@ function via (on: TestApp, user: TestUser): TestUser {
   return { ...user, api: apiClient(on.baseUrl, user.token) }
 }
 
-async function until (check: () => boolean | Promise<boolean>, what: string, timeoutMs = LONG): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(25)
-  }
-}
-
 async function avatar (user: TestUser, tag: string): Promise<void> {
   const { response } = await user.api.PATCH('/users/me', { body: { avatarUrl: `https://example.com/${tag}` } })
   if (response.status !== 200) throw new Error(`PATCH ${response.status}`)
-}
-
-function range (from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
 }
 
 t.test('an event caused on one instance reaches streams on the other', { skip }, async (t) => {

@@ -1,24 +1,22 @@
 // The event stream on one instance: format, auth, several streams, exact resume, ordering under concurrent
 // and slow writers, resets after pruning, session revocation, a stalled reader, periodic pruning.
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { and, eq, lte, sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { events, instances, users } from '../src/db/schema.ts'
 import { pruneEventsBefore } from '../src/features/events/repository.ts'
 import { startApp, usingPostgres } from './helpers/app.ts'
 import { apiClient, registerUser, type TestUser } from './helpers/client.ts'
-import { connectSse, type ConnectOptions, type SseConnection } from './helpers/sse.ts'
+import { connectSse, type ConnectOptions, openStream, type SseConnection } from './helpers/sse.ts'
+import { range, until } from './helpers/wait.ts'
 
 const { app, baseUrl, config } = await startApp(t, { sseHeartbeatMs: 200, sseStallTimeoutMs: 2000, pruneIntervalMs: 250, presenceRenewMs: 300 })
 
 const LONG = 60_000
 
 async function open (t: Test, user: TestUser, options: Omit<ConnectOptions, 'token'> = {}): Promise<SseConnection> {
-  const stream = await connectSse(baseUrl, { token: user.token, ...options })
-  t.teardown(() => stream.close())
+  const stream = await openStream(t, baseUrl, { token: user.token, ...options }, LONG)
   t.equal(stream.status, 200, 'stream opened')
-  await stream.waitForEvent('ready', LONG)
   return stream
 }
 
@@ -38,18 +36,6 @@ async function login (user: TestUser, password = user.password): Promise<string>
   const { data, response } = await apiClient(baseUrl).POST('/auth/login', { body: { username: user.username, password } })
   if (data === undefined) throw new Error(`login: ${response.status}`)
   return data.token
-}
-
-function range (from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
-}
-
-async function until (check: () => boolean | Promise<boolean>, what: string, timeoutMs = LONG): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(25)
-  }
 }
 
 t.test('format: retry first, then ready, heartbeats, SSE headers', async (t) => {
@@ -324,11 +310,8 @@ t.test('logout revokes that session\'s streams; a password change revokes the ot
   const tokenC = await login(alice)
   const a1 = await open(t, alice)
   const a2 = await open(t, alice, { query: { access_token: alice.token } })
-  const b = await connectSse(baseUrl, { token: tokenB })
-  const c = await connectSse(baseUrl, { token: tokenC })
-  t.teardown(() => { b.close(); c.close() })
-  await b.waitForEvent('ready')
-  await c.waitForEvent('ready')
+  const b = await openStream(t, baseUrl, { token: tokenB })
+  const c = await openStream(t, baseUrl, { token: tokenC })
 
   t.equal((await alice.api.POST('/auth/logout')).response.status, 204)
   for (const stream of [a1, a2]) {

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { files, messages } from '../src/db/schema.ts'
 import { startApp } from './helpers/app.ts'
 import { addContact, registerUser, type TestUser } from './helpers/client.ts'
-import { connectSse } from './helpers/sse.ts'
+import { openStream } from './helpers/sse.ts'
 import { GIF, JPEG, PNG, upload, uploadForm, WEBP, type UploadOptions } from './helpers/upload.ts'
 
 const MAX = 512 * 1024
@@ -19,9 +19,7 @@ const alice = await registerUser(baseUrl)
 const bob = await registerUser(baseUrl)
 const carol = await registerUser(baseUrl)
 await addContact(alice, bob)
-const bobStream = await connectSse(baseUrl, { token: bob.token })
-t.teardown(() => bobStream.close())
-await bobStream.waitForEvent('ready')
+const bobStream = await openStream(t, baseUrl, { token: bob.token })
 
 function sendFile (options: UploadOptions, kind: 'files' | 'images' = 'files', from: TestUser = alice, to: TestUser = bob) {
   return upload(baseUrl, from.token, `/conversations/${to.id}/${kind}`, options)
@@ -244,9 +242,7 @@ t.test('a retried upload with the same id stores once; a different file with tha
 })
 
 t.test('avatars: an image, readable by any signed-in user, the previous one deleted', async (t) => {
-  const aliceStream = await connectSse(baseUrl, { token: alice.token })
-  t.teardown(() => aliceStream.close())
-  await aliceStream.waitForEvent('ready')
+  const aliceStream = await openStream(t, baseUrl, { token: alice.token })
   const first = await upload(baseUrl, alice.token, '/users/me/avatar', { bytes: PNG, name: 'me.png' }, 'PUT')
   t.equal(first.status, 200)
   t.match(first.body, { id: alice.id, username: alice.username, avatarUrl: /^\/files\/[0-9a-f-]{36}$/ })

@@ -6,15 +6,12 @@ import t from 'tap'
 import { messages } from '../src/db/schema.ts'
 import { startApp } from './helpers/app.ts'
 import { addContact, registerUser, type TestUser } from './helpers/client.ts'
-import { connectSse, type SseConnection } from './helpers/sse.ts'
+import { openStream, type SseConnection } from './helpers/sse.ts'
 
 const { app, baseUrl } = await startApp(t)
 
 async function stream (user: TestUser): Promise<SseConnection> {
-  const connection = await connectSse(baseUrl, { token: user.token })
-  t.teardown(() => connection.close())
-  await connection.waitForEvent('ready')
-  return connection
+  return openStream(t, baseUrl, { token: user.token })
 }
 
 function send (from: TestUser, to: string, body: { id?: string, content: string }) {

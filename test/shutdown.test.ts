@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { createTestDatabase, startApp, TEST_JWT_SECRET } from './helpers/app.ts'
 import { registerUser } from './helpers/client.ts'
-import { connectSse } from './helpers/sse.ts'
+import { connectSse, openStream } from './helpers/sse.ts'
 
 const LONG = 60_000
 
@@ -27,9 +27,7 @@ t.test('app.close() ends every stream, including a stalled one, and resolves', a
   const { app, baseUrl } = await startApp(t, { sseStallTimeoutMs: 600_000 })
   const alice = await registerUser(baseUrl)
   const bob = await registerUser(baseUrl)
-  const reading = await connectSse(baseUrl, { token: alice.token })
-  t.teardown(() => reading.close())
-  await reading.waitForEvent('ready', LONG)
+  const reading = await openStream(t, baseUrl, { token: alice.token }, LONG)
   const stalled = await connectSse(baseUrl, { token: bob.token, paused: true })
   t.teardown(() => stalled.close())
   // Fill the stalled client's socket until the server cannot write to it any more.
@@ -90,11 +88,7 @@ t.test('SIGTERM: streams end, the process exits 0', async (t) => {
   }
   const baseUrl = `http://127.0.0.1:${port}`
   const alice = await registerUser(baseUrl)
-  const streams = [await connectSse(baseUrl, { token: alice.token }), await connectSse(baseUrl, { token: alice.token })]
-  for (const stream of streams) {
-    t.teardown(() => stream.close())
-    await stream.waitForEvent('ready', LONG)
-  }
+  const streams = [await openStream(t, baseUrl, { token: alice.token }, LONG), await openStream(t, baseUrl, { token: alice.token }, LONG)]
 
   child.kill('SIGTERM')
   for (const stream of streams) await stream.ended

@@ -2,16 +2,14 @@
 import t from 'tap'
 import { startApp } from './helpers/app.ts'
 import { registerUser } from './helpers/client.ts'
-import { connectSse } from './helpers/sse.ts'
+import { openStream } from './helpers/sse.ts'
 
 t.test('register, follow the stream, add a contact', async (t) => {
   const { baseUrl } = await startApp(t)
   const alice = await registerUser(baseUrl)
   const bob = await registerUser(baseUrl)
-  const stream = await connectSse(baseUrl, { token: alice.token })
-  t.teardown(() => stream.close())
+  const stream = await openStream(t, baseUrl, { token: alice.token })
   t.equal(stream.status, 200)
-  await stream.waitForEvent('ready')
   const added = await alice.api.POST('/contacts', { body: { username: bob.username.toUpperCase() } })
   t.equal(added.response.status, 201)
   t.equal(added.data?.contactId, bob.id)

@@ -4,7 +4,7 @@ import tap from 'tap'
 import { startApp } from './helpers/app.ts'
 import { apiClient, registerUser, uniqueName } from './helpers/client.ts'
 import { recordedCount, recordResponses, responsesContaining } from './helpers/leaks.ts'
-import { connectSse } from './helpers/sse.ts'
+import { openStream } from './helpers/sse.ts'
 
 recordResponses()
 
@@ -31,9 +31,7 @@ tap.test('users', async (t) => {
 
   t.test('PATCH /users/me changes only the fields sent', async (t) => {
     const user = await registerUser(baseUrl)
-    const stream = await connectSse(baseUrl, { token: user.token })
-    t.teardown(() => stream.close())
-    await stream.waitForEvent('ready')
+    const stream = await openStream(t, baseUrl, { token: user.token })
     const username = uniqueName('renamed')
     const renamed = await user.api.PATCH('/users/me', { body: { username } })
     t.equal(renamed.response.status, 200)
@@ -105,11 +103,8 @@ tap.test('users', async (t) => {
     const user = await registerUser(baseUrl)
     const other = await anonymous.POST('/auth/login', { body: { username: user.username, password: user.password } })
     const otherApi = apiClient(baseUrl, other.data!.token)
-    const otherStream = await connectSse(baseUrl, { token: other.data!.token })
-    const ownStream = await connectSse(baseUrl, { token: user.token })
-    t.teardown(() => { otherStream.close(); ownStream.close() })
-    await otherStream.waitForEvent('ready')
-    await ownStream.waitForEvent('ready')
+    const otherStream = await openStream(t, baseUrl, { token: other.data!.token })
+    const ownStream = await openStream(t, baseUrl, { token: user.token })
     const changed = await user.api.PATCH('/users/me', { body: { password: NEW_PASSWORD, currentPassword: user.password } })
     t.equal(changed.response.status, 200)
     t.same(Object.keys(changed.data!).sort(), ['avatarUrl', 'createdAt', 'email', 'id', 'username'])
@@ -145,9 +140,7 @@ tap.test('users', async (t) => {
     t.same(percent.data!.users, [], '"%" is literal')
     const limited = await me.api.GET('/users', { params: { query: { search: tag, limit: 2 } } })
     t.equal(limited.data!.users.length, 2)
-    const stream = await connectSse(baseUrl, { token: users[1]!.token })
-    t.teardown(() => stream.close())
-    await stream.waitForEvent('ready')
+    const stream = await openStream(t, baseUrl, { token: users[1]!.token })
     const online = await me.api.GET('/users', { params: { query: { search: `${tag}_alice` } } })
     t.equal(online.data!.users[0]?.online, true, 'live online status, as soon as the stream is ready')
     const self = await me.api.GET('/users', { params: { query: { search: `${tag}_me` } } })

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import { buildApp } from '../../src/app.ts'
 import { type Config, loadConfig } from '../../src/config.ts'
-import { openDatabase } from '../../src/db/client.ts'
+import { type Database, openDatabase } from '../../src/db/client.ts'
 import { migrateDatabase } from '../../src/db/migrate.ts'
 import type { App } from '../../src/types.ts'
 
@@ -69,6 +69,20 @@ async function pgliteTemplate (): Promise<string> {
   } finally {
     rmSync(lock, { recursive: true, force: true })
   }
+}
+
+/** A migrated database of its own, without an app, for testing a piece that needs only the database. */
+export async function openTestDatabase (t: Teardown): Promise<Database> {
+  const databaseUrl = await createTestDatabase(t)
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-test-db-'))
+  if (databaseUrl === undefined) cpSync(await pgliteTemplate(), join(dataDir, 'db'), { recursive: true })
+  const database = await openDatabase({ databaseUrl, dataDir })
+  t.teardown(async () => {
+    await database.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  if (databaseUrl !== undefined) await migrateDatabase(database)
+  return database
 }
 
 export function testConfig (overrides: Partial<Config> = {}): Config {

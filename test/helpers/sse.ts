@@ -1,12 +1,9 @@
-// A real Server-Sent Events client over a real socket: parses frames as a browser's EventSource does and
-// lets tests wait for events, pause reading, or drop the connection.
+// A real Server-Sent Events client over a real socket (frames parsed by sse-parser.ts): lets tests wait for
+// events, pause reading, or drop the connection.
 import http from 'node:http'
+import { type SseFrame, SseParser } from './sse-parser.ts'
 
-export interface SseFrame {
-  id?: string
-  event: string
-  data: string
-}
+export type { SseFrame }
 
 export interface SseConnection {
   status: number
@@ -47,8 +44,6 @@ export function connectSse (baseUrl: string, options: ConnectOptions = {}): Prom
       const frames: SseFrame[] = []
       const comments: string[] = []
       let ended = false
-      let buffer = ''
-      let current: Partial<SseFrame> & { dataLines?: string[] } = {}
       const listeners = new Set<() => void>()
       const taken = new Map<string, number>()
       const notify = () => { for (const listener of listeners) listener() }
@@ -112,30 +107,12 @@ export function connectSse (baseUrl: string, options: ConnectOptions = {}): Prom
         return
       }
       response.setEncoding('utf8')
+      const parser = new SseParser()
       response.on('data', (chunk: string) => {
-        buffer += chunk
-        let index: number
-        while ((index = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, index).replace(/\r$/, '')
-          buffer = buffer.slice(index + 1)
-          if (line === '') {
-            if (current.dataLines !== undefined) {
-              frames.push({ id: current.id, event: current.event ?? 'message', data: current.dataLines.join('\n') })
-            }
-            current = {}
-            continue
-          }
-          if (line.startsWith(':')) {
-            comments.push(line.slice(1).trim())
-            continue
-          }
-          const colon = line.indexOf(':')
-          const field = colon < 0 ? line : line.slice(0, colon)
-          const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
-          if (field === 'data') (current.dataLines ??= []).push(value)
-          else if (field === 'event') current.event = value
-          else if (field === 'id') current.id = value
-          else if (field === 'retry') connection.retry = Number(value)
+        for (const item of parser.push(chunk)) {
+          if (item.type === 'frame') frames.push(item.frame)
+          else if (item.type === 'comment') comments.push(item.text)
+          else connection.retry = item.ms
         }
         notify()
       })
@@ -147,4 +124,16 @@ export function connectSse (baseUrl: string, options: ConnectOptions = {}): Prom
     })
     request.on('error', reject)
   })
+}
+
+interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+/** Connects a stream that closes when `t` ends and, if it opened (200), waits for its `ready` event. */
+export async function openStream (t: Teardown, baseUrl: string, options: ConnectOptions = {}, readyTimeoutMs?: number): Promise<SseConnection> {
+  const stream = await connectSse(baseUrl, options)
+  t.teardown(() => stream.close())
+  if (stream.status === 200) await stream.waitForEvent('ready', readyTimeoutMs)
+  return stream
 }
