@@ -40,7 +40,8 @@ if (usingPostgres) {
     t.teardown(async () => { await sql.end({ timeout: 1 }); await admin.end({ timeout: 1 }) })
 
     const reserved = await sql.reserve()
-    const [{ pid }] = await reserved<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+    const [row] = await reserved<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+    const pid = row!.pid
     await terminate(admin, pid)
     // Unpatched, the first or second of these writes dereferences the null socket in a setImmediate.
     const first = await outcome(reserved`select 1`)
@@ -61,7 +62,8 @@ if (usingPostgres) {
     t.teardown(async () => { await sql.end({ timeout: 1 }); await admin.end({ timeout: 1 }) })
 
     const result = await outcome(sql.begin(async (tx) => {
-      const [{ pid }] = await tx<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+      const [row] = await tx<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+      const pid = row!.pid
       await terminate(admin, pid)
       await tx`select 1`
     }))
