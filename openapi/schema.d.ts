@@ -411,7 +411,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
             /** @description The HTTP status text, e.g. "Conflict". */
             error: string;
             /** @description Human-readable explanation; for validation errors it names the offending field. */
@@ -651,7 +651,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description SERVICE_UNAVAILABLE: the database did not answer (within 5 s). */
+            /** @description DATABASE_UNAVAILABLE: the database did not answer (within 5 s); with Retry-After. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -28,7 +28,8 @@ const ERRORS = {
   RATE_LIMITED: [429, 'Too many requests, retry later'],
   HEADERS_TOO_LARGE: [431, 'The request headers are too large'],
   INTERNAL_ERROR: [500, 'Internal server error'],
-  SERVICE_UNAVAILABLE: [503, 'Service unavailable']
+  SERVICE_UNAVAILABLE: [503, 'Service unavailable'],
+  DATABASE_UNAVAILABLE: [503, 'The database cannot be reached: retry shortly']
 } as const satisfies Record<string, readonly [number, string]>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -2,6 +2,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { isDatabaseUnavailable } from './db/errors.ts'
 import { LockedError } from './lib/dir-lock.ts'
 
 let config
@@ -29,11 +30,38 @@ try {
   throw err
 }
 
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err) app.log.error({ err }, 'stopping after an error')
-  else app.log.info({ signal }, 'stopping: closing streams, finishing requests, closing the database')
+const GRACE_MS = 10_000
+
+closeWithGrace({
+  delay: GRACE_MS,
+  // Errors are ours to judge (below): one from a database connection must not stop an instance that can serve.
+  skip: ['uncaughtException', 'unhandledRejection'],
+  // Everything it reports goes through pino as JSON, never to the console.
+  logger: { error: (message: unknown) => app.log.error(message instanceof Error ? { err: message } : { detail: String(message) }, 'while stopping') },
+  onTimeout: (delay: number) => app.log.error({ delay }, 'stopping took longer than the grace period: exiting')
+}, async ({ signal }) => {
+  app.log.info({ signal }, 'stopping: closing streams, finishing requests, closing the database')
   await app.close()
 })
+
+let failing = false
+/** An error no caller caught: a lost database connection is survivable (requests answer 503 until it is back), anything else is a bug. */
+function onUncaught (err: unknown, origin: string): void {
+  if (isDatabaseUnavailable(err)) {
+    app.log.warn({ err, origin }, 'database connection error outside a request: still serving')
+    return
+  }
+  if (failing) return
+  failing = true
+  app.log.error({ err, origin }, 'stopping after an error')
+  setTimeout(() => {
+    app.log.error({ delay: GRACE_MS }, 'stopping took longer than the grace period: exiting')
+    process.exit(1)
+  }, GRACE_MS).unref()
+  app.close().catch(() => {}).finally(() => process.exit(1))
+}
+process.on('uncaughtException', onUncaught)
+process.on('unhandledRejection', (reason) => onUncaught(reason, 'unhandledRejection'))
 
 try {
   await app.listen({ port: config.port, host: config.host })

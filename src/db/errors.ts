@@ -14,3 +14,35 @@ export function violatedUniqueConstraint (err: unknown): string | undefined {
   }
   return undefined
 }
+
+interface ConnectionErrorLike {
+  code?: unknown
+  errno?: unknown
+  message?: unknown
+  cause?: unknown
+}
+
+// postgres.js's own codes for a connection it lost or could not open, and the socket errors it passes on.
+const CONNECTION_CODES = new Set([
+  'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT',
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'
+])
+
+/**
+ * Whether an error means the database could not be reached (rather than that a statement failed): a lost
+ * or refused connection, a server shutting down or starting up, too many connections, or a closed PGlite.
+ */
+export function isDatabaseUnavailable (err: unknown): boolean {
+  for (let current = err as ConnectionErrorLike | undefined, depth = 0; current && depth < 4; current = current.cause as ConnectionErrorLike | undefined, depth++) {
+    if (typeof current !== 'object') return false
+    const code = current.code
+    if (typeof code === 'string') {
+      if (CONNECTION_CODES.has(code)) return true
+      // SQLSTATE class 08 (connection exception); 57P01-57P03 (admin shutdown, crash shutdown, cannot connect
+      // now: starting up or shutting down); 53300 (too many connections).
+      if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true
+    }
+    if (typeof current.message === 'string' && current.message === 'PGlite is closed') return true
+  }
+  return false
+}

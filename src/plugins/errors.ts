@@ -1,10 +1,11 @@
 // One error handler for the whole API: declared errors pass through in the contract's shape, framework
-// errors (validation, body limits, media types, rate limits) get their stable code, anything else is a 500
-// that is logged and masked. Also answers unknown routes, and rejects NUL characters in any input.
+// errors (validation, body limits, media types, rate limits) get their stable code, a database that cannot be
+// reached is a 503 with Retry-After, anything else is a 500 that is logged and masked. Also answers unknown routes, and rejects NUL characters in any input.
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { isDatabaseUnavailable } from '../db/errors.ts'
 import { AppError, type ErrorCode, statusOf } from '../errors.ts'
 import { LOWERCASE_KEYWORD, unstorable } from '../schemas/common.ts'
 
@@ -48,8 +49,12 @@ function validationMessage (issues: ValidationIssue[], context: string | undefin
   return `${path} ${issue.message ?? 'is invalid'}`
 }
 
+/** Seconds a client should wait before retrying while the database cannot be reached. */
+export const DATABASE_RETRY_AFTER_SECONDS = 1
+
 export function sendError (reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
   const statusCode = statusOf(code)
+  if (code === 'DATABASE_UNAVAILABLE') reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
   return reply.code(statusCode).type('application/json; charset=utf-8')
     .send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
 }
@@ -116,6 +121,11 @@ function findUnstorable (value: unknown, path: string): string | undefined {
 async function errorsPlugin (app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const appError = toAppError(err)
+    if (appError === undefined && isDatabaseUnavailable(err)) {
+      // Not a bug: the database is down or restarting, and the client should retry (on any instance).
+      request.log.warn({ err }, 'database unavailable')
+      return sendError(reply, 'DATABASE_UNAVAILABLE', 'The database cannot be reached: retry shortly')
+    }
     if (appError === undefined) {
       request.log.error({ err }, 'unhandled error')
       return sendError(reply, 'INTERNAL_ERROR', 'Internal server error')

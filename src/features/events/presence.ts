@@ -44,8 +44,13 @@ export class Presence {
     await Promise.allSettled(this.queues.values())
     const users = [...this.local.keys()]
     this.local.clear()
-    await this.db.delete(instances).where(eq(instances.id, this.instanceId))
-    await Promise.all(users.map((userId) => this.announceIfOffline(userId)))
+    try {
+      await this.db.delete(instances).where(eq(instances.id, this.instanceId))
+      await Promise.all(users.map((userId) => this.announceIfOffline(userId)))
+    } catch (err) {
+      // The database cannot be reached: other instances expire this one's presence by themselves.
+      this.log.warn({ err }, 'could not withdraw this instance\'s presence; it expires within 3 renewal periods')
+    }
   }
 
   streamOpened (userId: string): Promise<void> {

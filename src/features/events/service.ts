@@ -9,6 +9,9 @@ import type { EventLog } from './log.ts'
 import type { Presence } from './presence.ts'
 import { EventStream } from './stream.ts'
 
+/** How long stopping waits for the database (withdrawing presence, a prune under way). */
+const STOP_DATABASE_MS = 3000
+
 export type EventsSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseStallTimeoutMs' | 'pruneIntervalMs' | 'eventsRetentionDays'>
 
 export interface EventsDependencies {
@@ -71,7 +74,13 @@ export class EventsService {
     this.stopped = true
     for (const timer of this.timers) clearInterval(timer)
     for (const stream of [...this.hubs.allStreams()]) stream.close()
-    await Promise.all([this.presence.stop(), this.pruning])
+    // Bounded: a database that does not answer must not hold the stop past its grace period.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all([this.presence.stop(), this.pruning]),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, STOP_DATABASE_MS) })
+    ])
+    clearTimeout(timer)
   }
 
   private schedulePrune (): void {

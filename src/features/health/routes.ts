@@ -14,7 +14,7 @@ export default async function healthRoutes (app: App) {
       tags: ['operations'],
       response: {
         200: Type.Object({ status: Type.Literal('ok') }, { description: 'The database answered.' }),
-        503: errorResponse('SERVICE_UNAVAILABLE: the database did not answer (within 5 s).')
+        503: errorResponse('DATABASE_UNAVAILABLE: the database did not answer (within 5 s); with Retry-After.')
       }
     }
   }, async (request, reply) => {
@@ -28,7 +28,7 @@ export default async function healthRoutes (app: App) {
       return { status: 'ok' as const }
     } catch (err) {
       request.log.warn({ err }, 'health check: database did not answer')
-      return sendError(reply, 'SERVICE_UNAVAILABLE', 'The database did not answer')
+      return sendError(reply, 'DATABASE_UNAVAILABLE', 'The database did not answer')
     } finally {
       clearTimeout(timer)
     }
