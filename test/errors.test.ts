@@ -6,7 +6,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import tap from 'tap'
 import { sql } from 'drizzle-orm'
 import { startApp, usingPostgres } from './helpers/app.ts'
-import { ERROR_CODES } from '../src/errors.ts'
 import { addContact, registerUser, uniqueName } from './helpers/client.ts'
 import { errorShape, isRawError as isError } from './helpers/errors.ts'
 
@@ -47,7 +46,6 @@ function raw (baseUrl: string, bytes: string): Promise<{ status: number, body: a
     socket.on('error', reject)
   })
 }
-
 
 tap.test('hardening', async (t) => {
   const { baseUrl, app } = await startApp(t, { corsOrigins: [ALLOWED_ORIGIN] })

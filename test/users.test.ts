@@ -140,7 +140,7 @@ tap.test('users', async (t) => {
     t.same(percent.data!.users, [], '"%" is literal')
     const limited = await me.api.GET('/users', { params: { query: { search: tag, limit: 2 } } })
     t.equal(limited.data!.users.length, 2)
-    const stream = await openStream(t, baseUrl, { token: users[1]!.token })
+    await openStream(t, baseUrl, { token: users[1]!.token })
     const online = await me.api.GET('/users', { params: { query: { search: `${tag}_alice` } } })
     t.equal(online.data!.users[0]?.online, true, 'live online status, as soon as the stream is ready')
     const self = await me.api.GET('/users', { params: { query: { search: `${tag}_me` } } })

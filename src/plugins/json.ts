@@ -35,7 +35,7 @@ async function jsonPlugin (app: FastifyInstance) {
       done(new AppError('INVALID_JSON', 'The request body is not valid UTF-8'), undefined)
       return
     }
-    parse(request, text, done)
+    void parse(request, text, done)
   })
 }
 

@@ -162,4 +162,3 @@ export class FakeEventStore {
     if (this.gated) await new Promise<void>((resolve) => this.gates.push(resolve))
   }
 }
-

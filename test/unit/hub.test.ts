@@ -238,8 +238,7 @@ t.test('hub and stream together, under random commits here and elsewhere, pokes 
       else if (r < 0.5) store.commit(ALICE, 1 + int(1)) // committed on another instance, not (yet) announced
       else if (r < 0.55) hubs.poke(ALICE, store.latest(ALICE))
       else if (r < 0.65) res.accepting = false
-      else if (r < 0.8) { if (!res.accepting) res.drain() }
-      else await flush()
+      else if (r < 0.8) { if (!res.accepting) res.drain() } else await flush()
     }
     res.drain()
     hubs.poke(ALICE, store.latest(ALICE))
