@@ -14,7 +14,7 @@ if (!existsSync(CHROMIUM_PATH)) {
 } else {
   await ensureWebBuilt()
   mkdirSync(shots, { recursive: true })
-  const { baseUrl } = await startApp(t)
+  const { baseUrl } = await startApp(t, { maxUploadBytes: 1024 * 1024 })
   const browser = await launchChromium()
   t.teardown(() => browser.close())
   const errors: string[] = []
@@ -108,6 +108,28 @@ if (!existsSync(CHROMIUM_PATH)) {
     await bob.page.screenshot({ path: new URL('chat.png', shots).pathname })
   })
 
+  await t.test('files dropped on the chat are sent; a file over the size limit gets a clear message', async (t) => {
+    const dataTransfer = await alice.page.evaluateHandle(() => {
+      const g = globalThis as unknown as { DataTransfer: new () => { items: { add: (file: unknown) => void } }, File: new (parts: string[], name: string, options: object) => unknown }
+      const transfer = new g.DataTransfer()
+      transfer.items.add(new g.File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }))
+      return transfer
+    })
+    await alice.page.getByRole('region', { name: 'Conversation with bob' }).dispatchEvent('drop', { dataTransfer })
+    await messages(bob.page).getByRole('button', { name: 'Download dropped.txt, 13 B' }).waitFor()
+
+    await alice.page.locator('input[type=file]').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1024 * 1024 + 1) })
+    const alert = messages(alice.page).getByRole('alert').filter({ hasText: 'big.bin' })
+    await alert.waitFor()
+    t.match(await alert.textContent(), /big\.bin is larger than this server accepts/)
+    // Chromium logs every 4xx response; this one is the point of the step (until /limits lets the client check first).
+    const logged = errors.findIndex((error) => error === 'alice: Failed to load resource: the server responded with a status of 413 (Payload Too Large)')
+    t.not(logged, -1, 'Chromium logged the 413')
+    errors.splice(logged, 1)
+    await alert.getByRole('button', { name: 'Dismiss' }).click()
+    await alert.waitFor({ state: 'detached' })
+  })
+
   await t.test('a dropped connection resumes: the missed messages show exactly once; a failed send is retried once', async (t) => {
     await bob.context.setOffline(true)
     await bob.page.getByRole('status').filter({ hasText: 'Offline' }).waitFor()
@@ -124,6 +146,32 @@ if (!existsSync(CHROMIUM_PATH)) {
       for (const text of ['missed 1', 'missed 2', 'missed 3', 'sent while offline']) t.equal(texts.filter((x) => x === text).length, 1, `"${text}" once`)
       t.same(texts.filter((x) => x.startsWith('missed')), ['missed 1', 'missed 2', 'missed 3'], 'in order')
     }
+  })
+
+  await t.test('a new conversation arrives live with its unread count; history pages back on scroll up', async (t) => {
+    const post = async (path: string, body: object, token?: string) => {
+      const response = await fetch(`${baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
+      t.ok(response.ok, `${path}: ${response.status}`)
+      return await response.json() as { token: string }
+    }
+    const { token } = await post('/auth/register', { username: 'carol', email: 'carol@example.com', password: 'correct horse battery' })
+    await post('/contacts', { username: 'alice' }, token)
+    const stored = await alice.page.evaluate(() => (globalThis as unknown as { localStorage: { getItem: (key: string) => string | null } }).localStorage.getItem('chat.session'))
+    t.ok(stored, 'the session is kept in localStorage')
+    const search = await (await fetch(`${baseUrl}/users?search=alice`, { headers: { authorization: `Bearer ${token}` } })).json() as { users: Array<{ id: string }> }
+    for (let n = 1; n <= 70; n++) await post(`/conversations/${search.users[0]!.id}/messages`, { content: `old ${n}` }, token)
+
+    const conversation = alice.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: /carol/ })
+    await conversation.getByLabel('70 unread').waitFor()
+    await conversation.click()
+    await messages(alice.page).getByText('old 70', { exact: true }).waitFor()
+    t.equal(await messages(alice.page).getByText('old 1', { exact: true }).count(), 0, 'only the newest page at first')
+    await messages(alice.page).evaluate((log) => { log.scrollTop = 0 })
+    await messages(alice.page).getByText('old 1', { exact: true }).waitFor()
+    await messages(alice.page).getByText('Start of the conversation').waitFor()
+    const texts = await messages(alice.page).locator('.msg .text').allTextContents()
+    t.same(texts, Array.from({ length: 70 }, (_, i) => `old ${i + 1}`), 'every message once, oldest first')
+    await alice.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: /bob/ }).click()
   })
 
   await t.test('phone width', async (t) => {
