@@ -1,5 +1,5 @@
 // The open conversation: history (newest at the bottom, older pages on scroll up), sending, drag and drop.
-import { useLayoutEffect, useRef, useState } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { clearConversation, sendFile } from '../actions.ts'
 import type { PublicUser } from '../api.ts'
 import { type State, update } from '../store.ts'
@@ -41,6 +41,18 @@ export function ChatView ({ state, peerId }: { state: State, peerId: string }) {
     anchor.current = { first, height: el.scrollHeight, atBottom: anchor.current.atBottom }
     if (thread?.hasMore && el.scrollHeight <= el.clientHeight) void loadOlder(peerId)
   }, [messages, pending.length, thread?.hasMore])
+
+  // Images decode after the list is laid out: stay at the bottom as they grow it.
+  useEffect(() => {
+    const el = list.current
+    if (!el) return
+    const observer = new ResizeObserver(() => {
+      if (anchor.current.atBottom) el.scrollTop = el.scrollHeight
+      anchor.current.height = el.scrollHeight
+    })
+    observer.observe(el.querySelector('ol')!)
+    return () => observer.disconnect()
+  }, [])
 
   function onScroll () {
     const el = list.current!
