@@ -1,9 +1,7 @@
-// Builds the web client into web/dist, which the server serves at `/` (src/plugins/web.ts).
-import { fileURLToPath } from 'node:url'
+// Builds the web client into web/dist (`vite build web`), which the server serves at `/` (src/plugins/web.ts).
 import { defineConfig } from 'vite'
 
 export default defineConfig({
-  root: fileURLToPath(new URL('.', import.meta.url)),
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: 'dist',

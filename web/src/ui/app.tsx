@@ -12,7 +12,7 @@ const LIVE_TEXT = { connecting: 'Connecting…', live: 'Live', offline: 'Offline
 
 export function App () {
   const state = useAppState()
-  if (state.restoring) return <p class="loading">Loading…</p>
+  if (state.restoring) return <p class='loading'>Loading…</p>
   if (state.me === null) return <SignIn notice={state.notice} />
   return <Main state={state} />
 }
@@ -21,29 +21,29 @@ function Main ({ state }: { state: State }) {
   const me = state.me!
   return (
     <div class={state.activePeer === null ? 'app' : 'app chat-open'}>
-      <aside class="sidebar">
-        <header class="sidebar-head">
+      <aside class='sidebar'>
+        <header class='sidebar-head'>
           <Avatar name={me.username} url={me.avatarUrl} />
-          <strong class="me-name">{me.username}</strong>
-          <span class={`live live-${state.live}`} role="status">{LIVE_TEXT[state.live]}</span>
+          <strong class='me-name'>{me.username}</strong>
+          <span class={`live live-${state.live}`} role='status'>{LIVE_TEXT[state.live]}</span>
         </header>
-        <nav class="tabs" role="tablist" aria-label="Sections">
+        <nav class='tabs' role='tablist' aria-label='Sections'>
           {TABS.map(([tab, label]) => (
-            <button key={tab} type="button" role="tab" id={`tab-${tab}`} aria-selected={state.tab === tab} aria-controls="panel" onClick={() => update({ tab })}>
+            <button key={tab} type='button' role='tab' id={`tab-${tab}`} aria-selected={state.tab === tab} aria-controls='panel' onClick={() => update({ tab })}>
               {label}
               {tab === 'chats' && <UnreadTotal state={state} />}
             </button>
           ))}
         </nav>
-        <div class="panel" id="panel" role="tabpanel" aria-labelledby={`tab-${state.tab}`}>
+        <div class='panel' id='panel' role='tabpanel' aria-labelledby={`tab-${state.tab}`}>
           {state.tab === 'chats' && <ConversationsPanel state={state} />}
           {state.tab === 'contacts' && <ContactsPanel state={state} />}
           {state.tab === 'profile' && <ProfilePanel me={me} />}
         </div>
       </aside>
-      <main class="chat-pane">
+      <main class='chat-pane'>
         {state.activePeer === null
-          ? <p class="empty">Choose a conversation, or a contact to write to.</p>
+          ? <p class='empty'>Choose a conversation, or a contact to write to.</p>
           : <ChatView key={state.activePeer} state={state} peerId={state.activePeer} />}
       </main>
     </div>
@@ -52,5 +52,5 @@ function Main ({ state }: { state: State }) {
 
 function UnreadTotal ({ state }: { state: State }) {
   const total = state.conversations.reduce((sum, c) => sum + c.unreadCount, 0)
-  return total > 0 ? <span class="badge" aria-label={`${total} unread`}>{total}</span> : null
+  return total > 0 ? <span class='badge' aria-label={`${total} unread`}>{total}</span> : null
 }

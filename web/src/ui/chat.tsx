@@ -76,27 +76,27 @@ export function ChatView ({ state, peerId }: { state: State, peerId: string }) {
       class={dragging ? 'chat dragging' : 'chat'} aria-label={`Conversation with ${name}`}
       onDragOver={(e) => { e.preventDefault(); setDragging(true) }} onDragLeave={() => setDragging(false)} onDrop={onDrop}
     >
-      <header class="chat-head">
-        <button type="button" class="back" aria-label="Back to the list" onClick={() => update({ activePeer: null })}>←</button>
+      <header class='chat-head'>
+        <button type='button' class='back' aria-label='Back to the list' onClick={() => update({ activePeer: null })}>←</button>
         <Avatar name={name} url={peer?.avatarUrl ?? null} online={online} />
-        <span class="chat-title">
+        <span class='chat-title'>
           <strong>{name}</strong>
-          <span class="row-sub">{online ? 'online' : 'offline'}</span>
+          <span class='row-sub'>{online ? 'online' : 'offline'}</span>
         </span>
-        <button type="button" onClick={clear}>Clear conversation</button>
+        <button type='button' onClick={() => { void clear() }}>Clear conversation</button>
       </header>
-      {error !== null && <p class="error" role="alert">{error}</p>}
-      <div class="messages" ref={list} onScroll={onScroll} role="log" aria-label="Messages" tabIndex={0}>
-        {thread?.loadingOlder && <p class="older">Loading older messages…</p>}
-        {thread && !thread.hasMore && messages.length > 0 && <p class="older">Start of the conversation</p>}
-        {!thread && <p class="older">Loading…</p>}
+      {error !== null && <p class='error' role='alert'>{error}</p>}
+      <div class='messages' ref={list} onScroll={onScroll} role='log' aria-label='Messages' tabIndex={0}>
+        {thread?.loadingOlder && <p class='older'>Loading older messages…</p>}
+        {thread && !thread.hasMore && messages.length > 0 && <p class='older'>Start of the conversation</p>}
+        {!thread && <p class='older'>Loading…</p>}
         <ol>
           {messages.map((m) => <MessageItem key={m.id} message={m} mine={m.senderId === state.me?.id} onView={setViewing} />)}
           {pending.map((p) => <PendingItem key={p.id} pending={p} />)}
         </ol>
       </div>
       <Composer peerId={peerId} />
-      {dragging && <p class="drop-hint" aria-hidden="true">Drop files to send them to {name}</p>}
+      {dragging && <p class='drop-hint' aria-hidden='true'>Drop files to send them to {name}</p>}
       {viewing && <ImageViewer viewing={viewing} onClose={() => setViewing(null)} />}
     </section>
   )

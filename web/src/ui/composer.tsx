@@ -20,17 +20,17 @@ export function Composer ({ peerId }: { peerId: string }) {
   }
 
   return (
-    <form class="composer" onSubmit={submit}>
-      <button type="button" class="attach" aria-label="Attach a file or image" onClick={() => picker.current?.click()}>Attach</button>
+    <form class='composer' onSubmit={submit}>
+      <button type='button' class='attach' aria-label='Attach a file or image' onClick={() => picker.current?.click()}>Attach</button>
       <input
-        ref={picker} type="file" multiple hidden aria-label="Files to send"
+        ref={picker} type='file' multiple hidden aria-label='Files to send'
         onChange={(e) => { for (const file of e.currentTarget.files ?? []) sendFile(peerId, file); e.currentTarget.value = '' }}
       />
       <textarea
-        aria-label="Message" placeholder="Write a message" rows={1} maxLength={MAX_LENGTH} value={text}
+        aria-label='Message' placeholder='Write a message' rows={1} maxLength={MAX_LENGTH} value={text}
         onInput={(e) => setText(e.currentTarget.value)} onKeyDown={onKeyDown}
       />
-      <button type="submit" class="primary" disabled={text.trim() === ''}>Send</button>
+      <button type='submit' class='primary' disabled={text.trim() === ''}>Send</button>
     </form>
   )
 }

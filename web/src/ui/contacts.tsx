@@ -10,20 +10,20 @@ export function ContactsPanel ({ state }: { state: State }) {
   const [error, setError] = useState<string | null>(null)
   const message = (id: string) => { update({ tab: 'chats' }); void openChat(id) }
   return (
-    <div class="contacts">
+    <div class='contacts'>
       <AddContact state={state} onError={setError} />
-      {error !== null && <p class="error" role="alert">{error}</p>}
+      {error !== null && <p class='error' role='alert'>{error}</p>}
       {state.contacts.length === 0
-        ? <p class="empty">No contacts yet.</p>
+        ? <p class='empty'>No contacts yet.</p>
         : (
-          <ul class="list" aria-label="Contacts">
+          <ul class='list' aria-label='Contacts'>
             {state.contacts.map((c) => (
-              <li key={c.contactId} class="row">
+              <li key={c.contactId} class='row'>
                 <Avatar name={c.username} url={c.avatarUrl} online={state.online[c.contactId] ?? c.online} />
-                <span class="row-main"><span class="row-title">{c.username}</span></span>
-                <span class="row-actions">
-                  <button type="button" onClick={() => message(c.contactId)} aria-label={`Message ${c.username}`}>Message</button>
-                  <button type="button" onClick={async () => { if (confirm(`Remove ${c.username} from your contacts?`)) setError(await removeContact(c.contactId)) }} aria-label={`Remove ${c.username}`}>Remove</button>
+                <span class='row-main'><span class='row-title'>{c.username}</span></span>
+                <span class='row-actions'>
+                  <button type='button' onClick={() => message(c.contactId)} aria-label={`Message ${c.username}`}>Message</button>
+                  <button type='button' onClick={() => { if (confirm(`Remove ${c.username} from your contacts?`)) void removeContact(c.contactId).then(setError) }} aria-label={`Remove ${c.username}`}>Remove</button>
                 </span>
               </li>
             ))}
@@ -45,17 +45,17 @@ function AddContact ({ state, onError }: { state: State, onError: (error: string
   }, [query])
   const isContact = (id: string) => state.contacts.some((c) => c.contactId === id)
   return (
-    <section class="add-contact" aria-label="Add a contact">
-      <label>Find people <input type="search" value={query} placeholder="Username" maxLength={32} onInput={(e) => setQuery(e.currentTarget.value)} /></label>
+    <section class='add-contact' aria-label='Add a contact'>
+      <label>Find people <input type='search' value={query} placeholder='Username' maxLength={32} onInput={(e) => setQuery(e.currentTarget.value)} /></label>
       {results.length > 0 && (
-        <ul class="list" aria-label="Search results">
+        <ul class='list' aria-label='Search results'>
           {results.map((u) => (
-            <li key={u.id} class="row">
+            <li key={u.id} class='row'>
               <Avatar name={u.username} url={u.avatarUrl} />
-              <span class="row-main"><span class="row-title">{u.username}</span></span>
+              <span class='row-main'><span class='row-title'>{u.username}</span></span>
               {isContact(u.id)
-                ? <span class="row-sub">In your contacts</span>
-                : <button type="button" aria-label={`Add ${u.username}`} onClick={async () => { onError(await addContact(u.id)) }}>Add</button>}
+                ? <span class='row-sub'>In your contacts</span>
+                : <button type='button' aria-label={`Add ${u.username}`} onClick={() => { void addContact(u.id).then(onError) }}>Add</button>}
             </li>
           ))}
         </ul>

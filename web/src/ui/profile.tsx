@@ -9,7 +9,7 @@ type Result = { ok: string } | { error: string } | null
 
 function Outcome ({ result }: { result: Result }) {
   if (result === null) return null
-  return 'ok' in result ? <p class="ok" role="status">{result.ok}</p> : <p class="error" role="alert">{result.error}</p>
+  return 'ok' in result ? <p class='ok' role='status'>{result.ok}</p> : <p class='error' role='alert'>{result.error}</p>
 }
 
 const outcome = (error: string | null, ok: string): Result => error === null ? { ok } : { error }
@@ -44,36 +44,36 @@ export function ProfilePanel ({ me }: { me: User }) {
   }
 
   return (
-    <div class="profile">
-      <section aria-label="Avatar" class="avatar-edit">
+    <div class='profile'>
+      <section aria-label='Avatar' class='avatar-edit'>
         <Avatar name={me.username} url={me.avatarUrl} />
-        <button type="button" onClick={() => picker.current?.click()}>Change avatar</button>
+        <button type='button' onClick={() => picker.current?.click()}>Change avatar</button>
         <input
-          ref={picker} type="file" accept="image/png,image/jpeg,image/gif,image/webp" hidden aria-label="Avatar image"
-          onChange={async (e) => {
+          ref={picker} type='file' accept='image/png,image/jpeg,image/gif,image/webp' hidden aria-label='Avatar image'
+          onChange={(e) => {
             const file = e.currentTarget.files?.[0]
             e.currentTarget.value = ''
-            if (file) setAvatarResult(outcome(await changeAvatar(file), 'Avatar changed.'))
+            if (file) void changeAvatar(file).then((error) => setAvatarResult(outcome(error, 'Avatar changed.')))
           }}
         />
         <Outcome result={avatarResult} />
       </section>
-      <form onSubmit={saveProfile} aria-label="Profile">
+      <form onSubmit={(e) => { void saveProfile(e) }} aria-label='Profile'>
         <h2>Profile</h2>
-        <label>Username <input name="username" defaultValue={me.username} required minLength={2} maxLength={32} autocomplete="username" /></label>
-        <label>Email <input name="email" type="email" defaultValue={me.email} required maxLength={254} autocomplete="email" /></label>
-        <label>Current password <small>(to change the email)</small> <input name="currentPassword" type="password" maxLength={256} autocomplete="current-password" /></label>
+        <label>Username <input name='username' defaultValue={me.username} required minLength={2} maxLength={32} autocomplete='username' /></label>
+        <label>Email <input name='email' type='email' defaultValue={me.email} required maxLength={254} autocomplete='email' /></label>
+        <label>Current password <small>(to change the email)</small> <input name='currentPassword' type='password' maxLength={256} autocomplete='current-password' /></label>
         <Outcome result={profileResult} />
-        <button type="submit">Save profile</button>
+        <button type='submit'>Save profile</button>
       </form>
-      <form onSubmit={savePassword} aria-label="Password">
+      <form onSubmit={(e) => { void savePassword(e) }} aria-label='Password'>
         <h2>Password</h2>
-        <label>Current password <input name="currentPassword" type="password" required maxLength={256} autocomplete="current-password" /></label>
-        <label>New password <input name="password" type="password" required minLength={8} maxLength={256} autocomplete="new-password" /></label>
+        <label>Current password <input name='currentPassword' type='password' required maxLength={256} autocomplete='current-password' /></label>
+        <label>New password <input name='password' type='password' required minLength={8} maxLength={256} autocomplete='new-password' /></label>
         <Outcome result={passwordResult} />
-        <button type="submit">Change password</button>
+        <button type='submit'>Change password</button>
       </form>
-      <button type="button" class="sign-out" onClick={() => { void signOut() }}>Sign out</button>
+      <button type='button' class='sign-out' onClick={() => { void signOut() }}>Sign out</button>
     </div>
   )
 }

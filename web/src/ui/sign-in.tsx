@@ -18,20 +18,20 @@ export function SignIn ({ notice }: { notice: string | null }) {
   }
 
   return (
-    <main class="sign-in">
+    <main class='sign-in'>
       <h1>Chat</h1>
-      {notice !== null && <p class="notice" role="status">{notice}</p>}
-      <form onSubmit={submit} aria-label={mode === 'in' ? 'Sign in' : 'Create an account'}>
+      {notice !== null && <p class='notice' role='status'>{notice}</p>}
+      <form onSubmit={(e) => { void submit(e) }} aria-label={mode === 'in' ? 'Sign in' : 'Create an account'}>
         <h2>{mode === 'in' ? 'Sign in' : 'Create an account'}</h2>
-        <label>Username <input name="username" autocomplete="username" required minLength={2} maxLength={32} /></label>
-        {mode === 'up' && <label>Email <input name="email" type="email" autocomplete="email" required maxLength={254} /></label>}
-        <label>Password <input name="password" type="password" autocomplete={mode === 'in' ? 'current-password' : 'new-password'} required minLength={mode === 'up' ? 8 : 1} maxLength={256} /></label>
-        {error !== null && <p class="error" role="alert">{error}</p>}
-        <button type="submit" class="primary" disabled={busy}>{mode === 'in' ? 'Sign in' : 'Create account'}</button>
+        <label>Username <input name='username' autocomplete='username' required minLength={2} maxLength={32} /></label>
+        {mode === 'up' && <label>Email <input name='email' type='email' autocomplete='email' required maxLength={254} /></label>}
+        <label>Password <input name='password' type='password' autocomplete={mode === 'in' ? 'current-password' : 'new-password'} required minLength={mode === 'up' ? 8 : 1} maxLength={256} /></label>
+        {error !== null && <p class='error' role='alert'>{error}</p>}
+        <button type='submit' class='primary' disabled={busy}>{mode === 'in' ? 'Sign in' : 'Create account'}</button>
       </form>
       <p>
         {mode === 'in' ? 'New here? ' : 'Have an account? '}
-        <button type="button" class="link" onClick={() => { setMode(mode === 'in' ? 'up' : 'in'); setError(null) }}>
+        <button type='button' class='link' onClick={() => { setMode(mode === 'in' ? 'up' : 'in'); setError(null) }}>
           {mode === 'in' ? 'Create an account' : 'Sign in'}
         </button>
       </p>
