@@ -2,10 +2,10 @@
 // files, read receipts, a dropped connection resumed without loss or repetition, and sign-out.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { BrowserContext, Page } from 'playwright-core'
 import { startApp } from '../helpers/app.ts'
-import { CHROMIUM_PATH, ensureWebBuilt, launchChromium, watchConsole } from '../helpers/web.ts'
+import { CHROMIUM_PATH, ensureWebBuilt, launchChromium, unlabelledControls, watchConsole } from '../helpers/web.ts'
 
 const shots = new URL('./screenshots/', import.meta.url)
 
@@ -44,6 +44,12 @@ if (!existsSync(CHROMIUM_PATH)) {
     await page.getByRole('list', { name: 'Contacts' }).getByText(username, { exact: true }).waitFor()
   }
 
+  /** Saves a screenshot of a main screen, and checks that every control on it is labelled. */
+  async function screen (t: Test, page: Page, name: string) {
+    await page.screenshot({ path: new URL(`${name}.png`, shots).pathname })
+    t.same(await unlabelledControls(page), [], `${name}: every control has an accessible name`)
+  }
+
   const messages = (page: Page) => page.getByRole('log', { name: 'Messages' })
 
   async function send (page: Page, text: string) {
@@ -54,7 +60,7 @@ if (!existsSync(CHROMIUM_PATH)) {
   const alice = await open('alice')
   const bob = await open('bob')
   await alice.page.getByRole('heading', { name: 'Sign in' }).waitFor()
-  await alice.page.screenshot({ path: new URL('sign-in.png', shots).pathname })
+  await screen(t, alice.page, 'sign-in')
 
   await t.test('sign up and add each other, with live online dots', async (t) => {
     await signUp(alice.page, 'alice')
@@ -63,7 +69,7 @@ if (!existsSync(CHROMIUM_PATH)) {
     await addContact(bob.page, 'alice')
     const bobRow = alice.page.getByRole('list', { name: 'Contacts' }).getByRole('listitem').filter({ hasText: 'bob' })
     await bobRow.getByRole('img', { name: 'online' }).waitFor()
-    await alice.page.screenshot({ path: new URL('contacts.png', shots).pathname })
+    await screen(t, alice.page, 'contacts')
     t.pass('both online in each other\'s contacts')
   })
 
@@ -105,7 +111,7 @@ if (!existsSync(CHROMIUM_PATH)) {
     const [download] = await Promise.all([bob.page.waitForEvent('download'), link.click()])
     t.equal(download.suggestedFilename(), 'notes.txt')
     t.equal(readFileSync(await download.path()).toString(), 'meeting at 10', 'the downloaded bytes are the sent ones')
-    await bob.page.screenshot({ path: new URL('chat.png', shots).pathname })
+    await screen(t, bob.page, 'chat')
   })
 
   await t.test('files dropped on the chat are sent; a file over the size limit gets a clear message', async (t) => {
@@ -183,10 +189,10 @@ if (!existsSync(CHROMIUM_PATH)) {
     await phone.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: /bob/ }).click()
     await messages(phone.page).getByText('sent while offline').waitFor()
     t.ok(await phone.page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth <= 360), 'nothing wider than the screen')
-    await phone.page.screenshot({ path: new URL('phone-chat.png', shots).pathname })
+    await screen(t, phone.page, 'phone-chat')
     await phone.page.getByRole('button', { name: 'Back to the list' }).click()
     await phone.page.getByRole('list', { name: 'Conversations' }).waitFor()
-    await phone.page.screenshot({ path: new URL('phone-chats.png', shots).pathname })
+    await screen(t, phone.page, 'phone-chats')
     await phone.context.close()
   })
 
@@ -206,7 +212,7 @@ if (!existsSync(CHROMIUM_PATH)) {
     await alice.page.getByLabel('Avatar image').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: avatar })
     await alice.page.getByText('Avatar changed.').waitFor()
     await alice.page.locator('.sidebar-head .avatar img').waitFor()
-    await alice.page.screenshot({ path: new URL('profile.png', shots).pathname })
+    await screen(t, alice.page, 'profile')
   })
 
   await t.test('a session revoked elsewhere returns to sign-in; sign out', async (t) => {

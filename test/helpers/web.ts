@@ -62,3 +62,18 @@ export function watchConsole (page: Page, name: string, errors: string[]): void 
   page.on('console', (message) => { if (message.type() === 'error') errors.push(`${name}: ${message.text()}`) })
   page.on('pageerror', (error) => { errors.push(`${name}: ${error.message}`) })
 }
+
+const CONTROL_ROLES = new Set(['button', 'textbox', 'searchbox', 'combobox', 'checkbox', 'radio', 'link', 'tab', 'slider', 'spinbutton', 'switch', 'menuitem'])
+
+/** The controls on screen that have no accessible name (from Chromium's own accessibility tree). */
+export async function unlabelledControls (page: Page): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page)
+  try {
+    const { nodes } = await cdp.send('Accessibility.getFullAXTree')
+    return nodes
+      .filter((node) => !node.ignored && CONTROL_ROLES.has(String(node.role?.value)) && String(node.name?.value ?? '').trim() === '')
+      .map((node) => `${String(node.role?.value)} #${node.backendDOMNodeId ?? '?'}`)
+  } finally {
+    await cdp.detach()
+  }
+}
