@@ -1,47 +1,53 @@
 // Signing in and out: the token is kept in localStorage, renewed with token-login halfway to its expiry,
 // and dropped (back to sign-in) when the server says the session is gone.
-import { api, errorText, type Session, setToken, whenUnauthorized } from './api.ts'
+import { api, errorText, setToken, type User, whenUnauthorized } from './api.ts'
 import { startSync, stopSync } from './sync.ts'
 import { getState, resetState, update } from './store.ts'
 
 const STORAGE_KEY = 'chat.session'
 let renewTimer: ReturnType<typeof setTimeout> | undefined
 
-interface Stored { token: string, expiresAt: string }
+/** What survives a reload: the token, and when to renew it (halfway through its life, fixed when it was issued). */
+interface Stored { token: string, renewAt: number }
 
-function scheduleRenewal (expiresAt: string): void {
+function keep (token: string, expiresAt: string): void {
+  setToken(token)
+  const renewAt = Date.now() + (Date.parse(expiresAt) - Date.now()) / 2
+  localStorage.setItem(STORAGE_KEY, JSON.stringify({ token, renewAt } satisfies Stored))
+  scheduleRenewal(renewAt)
+}
+
+function scheduleRenewal (at: number): void {
   clearTimeout(renewTimer)
-  const half = (Date.parse(expiresAt) - Date.now()) / 2
-  renewTimer = setTimeout(() => { void renew() }, Math.min(Math.max(half, 10_000), 2 ** 31 - 1))
+  renewTimer = setTimeout(() => { void renew() }, Math.min(Math.max(at - Date.now(), 0), 2 ** 31 - 1))
 }
 
-function keep (session: Session): void {
-  setToken(session.token)
-  localStorage.setItem(STORAGE_KEY, JSON.stringify({ token: session.token, expiresAt: session.expiresAt } satisfies Stored))
-  scheduleRenewal(session.expiresAt)
-}
-
-function begin (session: Session): void {
-  keep(session)
-  resetState({ me: session.user })
+function begin (user: User): void {
+  resetState({ me: user })
   startSync()
 }
 
 async function renew (): Promise<void> {
   const stored = read()
   if (stored === null) return
+  if (stored.renewAt > Date.now()) { // another tab renewed it
+    setToken(stored.token)
+    return scheduleRenewal(stored.renewAt)
+  }
   try {
-    const { data } = await api.POST('/auth/token-login', { body: { token: stored.token } })
-    if (data) keep(data) // a 401 already ended the session through whenUnauthorized
+    const { data, response } = await api.POST('/auth/token-login', { body: { token: stored.token } })
+    if (data) keep(data.token, data.expiresAt)
+    else if (response.status !== 401) scheduleRenewal(Date.now() + 60_000) // rate limited or unavailable: soon again
+    // a 401 has already ended the session (whenUnauthorized)
   } catch {
-    renewTimer = setTimeout(() => { void renew() }, 60_000) // offline: try again soon
+    scheduleRenewal(Date.now() + 60_000) // offline: soon again
   }
 }
 
 function read (): Stored | null {
   try {
-    const value = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as Stored | null
-    return typeof value?.token === 'string' ? value : null
+    const value = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as Partial<Stored> | null
+    return typeof value?.token === 'string' && typeof value.renewAt === 'number' ? { token: value.token, renewAt: value.renewAt } : null
   } catch {
     return null
   }
@@ -56,9 +62,11 @@ export function endSession (notice: string | null = null): void {
   resetState({ notice })
 }
 
-/** On page load: resume a stored session (renewing its token), or show sign-in. */
+const ENDED = 'Your session has ended. Please sign in again.'
+
+/** On page load: resume a stored session (renewing its token when due), or show sign-in. */
 export async function restoreSession (): Promise<void> {
-  whenUnauthorized(() => { if (getState().me !== null) endSession('Your session has ended. Please sign in again.') })
+  whenUnauthorized(() => { if (getState().me !== null) endSession(ENDED) })
   addEventListener('chat:revoked', () => endSession('This session was signed out (on another device, or by a password change).'))
   // Signing out in another tab signs out this one too.
   addEventListener('storage', (e) => { if (e.key === STORAGE_KEY && e.newValue === null && getState().me !== null) endSession() })
@@ -66,20 +74,32 @@ export async function restoreSession (): Promise<void> {
   if (stored === null) return
   update({ restoring: true })
   try {
-    const { data, response } = await api.POST('/auth/token-login', { body: { token: stored.token } })
-    if (data) return begin(data)
-    if (response.status === 401) localStorage.removeItem(STORAGE_KEY)
-    update({ restoring: false, notice: response.status === 401 ? 'Your session has ended. Please sign in again.' : 'The server could not be reached. Try again.' })
+    if (Date.now() >= stored.renewAt) {
+      const { data, response } = await api.POST('/auth/token-login', { body: { token: stored.token } })
+      if (data) { keep(data.token, data.expiresAt); return begin(data.user) }
+      return failedRestore(response.status)
+    }
+    setToken(stored.token)
+    const { data, response } = await api.GET('/users/me')
+    if (data) { scheduleRenewal(stored.renewAt); return begin(data) }
+    return failedRestore(response.status)
   } catch {
+    setToken(null)
     update({ restoring: false, notice: 'The server could not be reached. Reload to try again.' })
   }
+}
+
+function failedRestore (status: number): void {
+  setToken(null)
+  if (status === 401) localStorage.removeItem(STORAGE_KEY)
+  update({ restoring: false, notice: status === 401 ? ENDED : 'The server is busy or unavailable. Reload to try again.' })
 }
 
 /** Returns an error sentence, or null when signed in. */
 export async function signIn (username: string, password: string): Promise<string | null> {
   try {
     const { data, error } = await api.POST('/auth/login', { body: { username, password } })
-    if (data) { begin(data); return null }
+    if (data) { keep(data.token, data.expiresAt); begin(data.user); return null }
     return errorText(error)
   } catch {
     return 'The server could not be reached.'
@@ -89,7 +109,7 @@ export async function signIn (username: string, password: string): Promise<strin
 export async function signUp (username: string, email: string, password: string): Promise<string | null> {
   try {
     const { data, error } = await api.POST('/auth/register', { body: { username, email, password } })
-    if (data) { begin(data); return null }
+    if (data) { keep(data.token, data.expiresAt); begin(data.user); return null }
     return errorText(error)
   } catch {
     return 'The server could not be reached.'
