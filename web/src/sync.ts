@@ -19,7 +19,12 @@ async function holdingEvents<T> (task: () => Promise<T>): Promise<T> {
   try {
     return await task()
   } finally {
-    if (--loading === 0) for (const event of held.splice(0)) apply(event)
+    loading--
+    // An event may start another load (a conversation not seen before): the rest then wait for that one.
+    while (held.length > 0) {
+      if (loading > 0) break
+      apply(held.shift()!)
+    }
   }
 }
 
