@@ -46,6 +46,7 @@ import jsonPlugin from './plugins/json.ts'
 import limitsPlugin from './plugins/limits.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import { buildValidator } from './plugins/validation.ts'
+import webPlugin from './plugins/web.ts'
 import { ErrorResponseSchema } from './schemas/common.ts'
 import { MODEL_SCHEMAS } from './schemas/models.ts'
 import type { App } from './types.ts'
@@ -160,5 +161,6 @@ export async function buildApp (config: Config): Promise<App> {
   await app.register(eventsRoutes, { prefix: '/events', events })
   await app.register(messagesRoutes, { messages })
   await app.register(filesRoutes, { files })
+  await app.register(webPlugin, {})
   return app
 }

@@ -1,0 +1,105 @@
+// What the user does: send (with a client id, so a retry is stored once), contacts, clearing, profile.
+import { api, errorText, newId } from './api.ts'
+import { getState, type Pending, update } from './store.ts'
+import { refreshConversations, upsertMessage } from './sync.ts'
+import { NetworkError, uploadAvatar, uploadMessageFile } from './upload.ts'
+
+function setPending (id: string, change: Partial<Pending>): void {
+  update((s) => ({ pending: s.pending.map((p) => p.id === id ? { ...p, ...change } : p) }))
+}
+
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp']
+
+export function sendText (peerId: string, content: string): void {
+  const pending: Pending = { id: newId(), peerId, kind: 'text', content, progress: 0, status: 'sending', retryable: true }
+  update((s) => ({ pending: [...s.pending, pending] }))
+  void deliver(pending)
+}
+
+export function sendFile (peerId: string, file: File): void {
+  const kind = IMAGE_TYPES.includes(file.type) ? 'image' : 'file'
+  const pending: Pending = { id: newId(), peerId, kind, content: file.name, file, progress: 0, status: 'sending', retryable: true }
+  update((s) => ({ pending: [...s.pending, pending] }))
+  void deliver(pending)
+}
+
+/** Sends (or resends, with the same id) a pending message. */
+export async function deliver (pending: Pending): Promise<void> {
+  setPending(pending.id, { status: 'sending', error: undefined, progress: 0 })
+  const { peerId, id } = pending
+  const offline = { status: 'failed', retryable: true, error: 'Not sent: no connection. It is sent again when the connection is back.' } as const
+  if (!navigator.onLine) return setPending(id, offline) // the 'online' listener below sends it
+  try {
+    const { data, error } = pending.file
+      ? await uploadMessageFile(peerId, pending.kind === 'image' ? 'images' : 'files', id, pending.file, (progress) => setPending(id, { progress }))
+      : await api.POST('/conversations/{peerId}/messages', { params: { path: { peerId } }, body: { id, content: pending.content } })
+    if (data) return upsertMessage(data)
+    const tooLarge = error.statusCode === 413
+    setPending(id, {
+      status: 'failed',
+      retryable: error.statusCode >= 500 || error.statusCode === 429,
+      error: tooLarge ? `Not sent: ${pending.content} is larger than this server accepts (${error.message})` : `Not sent: ${errorText(error)}`
+    })
+  } catch (err) {
+    if (!(err instanceof NetworkError) && !(err instanceof TypeError)) throw err
+    setPending(id, offline)
+  }
+}
+
+export function discard (id: string): void {
+  update((s) => ({ pending: s.pending.filter((p) => p.id !== id) }))
+}
+
+// Back online: resend what failed for lack of a connection (same ids: the server stores each once).
+addEventListener('online', () => {
+  for (const p of getState().pending) if (p.status === 'failed' && p.retryable) void deliver(p)
+})
+
+export async function clearConversation (peerId: string): Promise<string | null> {
+  const { error } = await api.DELETE('/conversations/{peerId}/messages', { params: { path: { peerId } } })
+  if (error) return errorText(error)
+  await refreshConversations()
+  return null
+}
+
+export async function addContact (userId: string): Promise<string | null> {
+  const { data, error } = await api.POST('/contacts', { body: { userId } })
+  if (error) return errorText(error)
+  update((s) => ({
+    contacts: [...s.contacts.filter((c) => c.contactId !== data.contactId), data].sort((a, b) => a.username.localeCompare(b.username)),
+    online: { ...s.online, [data.contactId]: data.online }
+  }))
+  return null
+}
+
+export async function removeContact (contactId: string): Promise<string | null> {
+  const { error } = await api.DELETE('/contacts/{contactId}', { params: { path: { contactId } } })
+  if (error) return errorText(error)
+  update((s) => ({ contacts: s.contacts.filter((c) => c.contactId !== contactId) }))
+  return null
+}
+
+export async function searchUsers (prefix: string) {
+  const { data } = await api.GET('/users', { params: { query: { search: prefix, limit: 10 } } })
+  return data?.users ?? []
+}
+
+type ProfileChange = { username?: string, email?: string, password?: string, currentPassword?: string }
+
+export async function updateProfile (change: ProfileChange): Promise<string | null> {
+  const { data, error } = await api.PATCH('/users/me', { body: change })
+  if (error) return errorText(error)
+  update({ me: data })
+  return null
+}
+
+export async function changeAvatar (file: File): Promise<string | null> {
+  try {
+    const { data, error } = await uploadAvatar(file)
+    if (error) return errorText(error)
+    update({ me: data })
+    return null
+  } catch {
+    return 'No connection: the avatar was not changed.'
+  }
+}
