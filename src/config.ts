@@ -19,6 +19,12 @@ export interface Config {
   sseHeartbeatMs: number
   eventsRetentionDays: number
   rateLimitAuthPerMinute: number
+  /** Concurrent event streams per user. */
+  maxStreamsPerUser: number
+  /** Stored bytes per user (files and images sent, avatar). */
+  storageQuotaBytes: number
+  /** How long a signed download or thumbnail URL works. */
+  fileUrlTtlSeconds: number
   corsOrigins: string[]
   logLevel: string
   // Not in the environment: tuned by tests and benchmarks only.
@@ -102,6 +108,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     sseHeartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15000, 100, 3600000),
     eventsRetentionDays: integer(env, 'EVENTS_RETENTION_DAYS', 7, 1, 3650),
     rateLimitAuthPerMinute: integer(env, 'RATE_LIMIT_AUTH_PER_MINUTE', 20, 1, 1000000),
+    maxStreamsPerUser: integer(env, 'MAX_STREAMS_PER_USER', 20, 1, 1000000),
+    storageQuotaBytes: integer(env, 'STORAGE_QUOTA_BYTES', 1073741824, 1, 2 ** 50),
+    fileUrlTtlSeconds: integer(env, 'FILE_URL_TTL_SECONDS', 3600, 1, 7 * 86400),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     logLevel,
     argon2: OWASP_ARGON2,

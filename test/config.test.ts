@@ -37,6 +37,9 @@ tap.test('defaults match the contract\'s configuration table', async (t) => {
     sseHeartbeatMs: 15000,
     eventsRetentionDays: 7,
     rateLimitAuthPerMinute: 20,
+    maxStreamsPerUser: 20,
+    storageQuotaBytes: 1073741824,
+    fileUrlTtlSeconds: 3600,
     corsOrigins: [],
     logLevel: 'info'
   })
@@ -59,6 +62,9 @@ tap.test('values are read from the environment', async (t) => {
     SSE_HEARTBEAT_MS: '5000',
     EVENTS_RETENTION_DAYS: '30',
     RATE_LIMIT_AUTH_PER_MINUTE: '5',
+    MAX_STREAMS_PER_USER: '3',
+    STORAGE_QUOTA_BYTES: '5000000',
+    FILE_URL_TTL_SECONDS: '600',
     CORS_ORIGINS: 'https://a.example, https://b.example:8443',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production'
@@ -74,6 +80,9 @@ tap.test('values are read from the environment', async (t) => {
     sseHeartbeatMs: 5000,
     eventsRetentionDays: 30,
     rateLimitAuthPerMinute: 5,
+    maxStreamsPerUser: 3,
+    storageQuotaBytes: 5000000,
+    fileUrlTtlSeconds: 600,
     corsOrigins: ['https://a.example', 'https://b.example:8443'],
     logLevel: 'warn'
   })
@@ -106,6 +115,9 @@ tap.test('bad values throw a ConfigError naming the variable', async (t) => {
     [{ EVENTS_RETENTION_DAYS: '0' }, 'EVENTS_RETENTION_DAYS'],
     [{ RATE_LIMIT_AUTH_PER_MINUTE: '0' }, 'RATE_LIMIT_AUTH_PER_MINUTE'],
     [{ RATE_LIMIT_AUTH_PER_MINUTE: 'many' }, 'RATE_LIMIT_AUTH_PER_MINUTE'],
+    [{ MAX_STREAMS_PER_USER: '0' }, 'MAX_STREAMS_PER_USER'],
+    [{ STORAGE_QUOTA_BYTES: '1GiB' }, 'STORAGE_QUOTA_BYTES'],
+    [{ FILE_URL_TTL_SECONDS: '0' }, 'FILE_URL_TTL_SECONDS'],
     [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: 'https://a.example/path' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS']

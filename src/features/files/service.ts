@@ -12,7 +12,7 @@ import { readUploadForm, type UploadForm } from './upload.ts'
 
 export type { FileKind, FileRow } from './repository.ts'
 
-const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
+export const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
 const FILE_URL = /^\/files\/([0-9a-f-]{36})$/
 
 export interface ReceivedUpload extends UploadForm {
