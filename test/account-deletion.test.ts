@@ -131,6 +131,17 @@ tap.test('deleting an account', async (t) => {
   })
 })
 
+tap.test('password guesses on DELETE /users/me are rate limited like logins', async (t) => {
+  const { baseUrl } = await startApp(t, { rateLimitAuthPerMinute: 2 })
+  const alice = await registerUser(baseUrl)
+  for (let i = 0; i < 2; i++) t.equal((await alice.api.DELETE('/users/me', { body: { password: `guess ${i}` } })).response.status, 403)
+  const limited = await alice.api.DELETE('/users/me', { body: { password: alice.password } })
+  t.equal(limited.response.status, 429)
+  t.match(limited.error, { code: 'RATE_LIMITED' })
+  t.ok(limited.response.headers.get('retry-after'), 'with Retry-After')
+  t.equal((await alice.api.GET('/users/me')).response.status, 200, 'not deleted')
+})
+
 const skip = usingPostgres ? false : 'several instances need PostgreSQL: set DATABASE_URL'
 
 tap.test('deleting an account on one instance: user.deleted and the revocation reach the other', { skip }, async (t) => {

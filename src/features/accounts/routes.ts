@@ -13,6 +13,8 @@ export default async function accountsRoutes (app: App, { accounts }: { accounts
   app.addHook('onRequest', app.authenticate)
 
   app.delete('/me', {
+    // A password check: counted like logins, per client address (and per instance), against guessing.
+    config: { rateLimit: { max: app.config.rateLimitAuthPerMinute, timeWindow: 60_000 } },
     schema: {
       operationId: 'deleteMe',
       summary: 'Delete your account',
@@ -26,7 +28,8 @@ export default async function accountsRoutes (app: App, { accounts }: { accounts
         401: unauthorizedResponse,
         403: errorResponse('WRONG_PASSWORD: the password is wrong.'),
         413: errorResponse('PAYLOAD_TOO_LARGE'),
-        415: errorResponse('UNSUPPORTED_MEDIA_TYPE')
+        415: errorResponse('UNSUPPORTED_MEDIA_TYPE'),
+        429: errorResponse('RATE_LIMITED: too many attempts from this address (RATE_LIMIT_AUTH_PER_MINUTE); see Retry-After.')
       }
     }
   }, async (request, reply) => {
