@@ -3,6 +3,7 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { sql } from 'drizzle-orm'
 import tap, { type Test } from 'tap'
 import { createTestDatabase, startApp, type TestApp, usingPostgres } from './helpers/app.ts'
 import { addContact, apiClient, registerUser, type TestUser } from './helpers/client.ts'
@@ -129,6 +130,38 @@ tap.test('deleting an account', async (t) => {
     t.equal((await again.api.GET('/conversations')).data!.conversations.length, 0, 'with nothing of the old account')
     t.equal((await bob.api.GET('/conversations/{peerId}/messages', { params: { path: { peerId: again.id } } })).data!.messages.length, 0)
   })
+})
+
+tap.test('a failure in the middle of a deletion leaves the whole account', async (t) => {
+  const { app, baseUrl, config } = await startApp(t)
+  const alice = await registerUser(baseUrl)
+  const bob = await registerUser(baseUrl)
+  await addContact(bob, alice)
+  t.equal((await sendText(alice, bob, 'still here')).response.status, 201)
+  const file = await upload(baseUrl, alice.token, `/conversations/${bob.id}/files`, { bytes: Buffer.from('kept'), name: 'k.txt' })
+  t.equal(file.status, 201)
+  const bobStream = await open(t, baseUrl, bob.token)
+  // The fault strikes at the very last step, the user's row, after messages, events and files were deleted.
+  await app.db.execute(sql.raw(`create function refuse_delete() returns trigger language plpgsql as $$
+    begin raise exception 'injected fault'; end $$`))
+  await app.db.execute(sql.raw(`create trigger refuse_delete before delete on users for each row
+    when (old.id = '${alice.id}') execute function refuse_delete()`))
+  t.equal((await alice.api.DELETE('/users/me', { body: { password: alice.password } })).response.status, 500, 'the injected fault fails the request')
+  t.equal((await alice.api.GET('/users/me')).response.status, 200, 'the account and its session are still there')
+  const history = await bob.api.GET('/conversations/{peerId}/messages', { params: { path: { peerId: alice.id } } })
+  t.same(history.data!.messages.map((m) => m.content ?? m.file?.name), ['k.txt', 'still here'], 'every message is still there')
+  t.ok(existsSync(join(config.dataDir, 'files', file.body.file.id)), 'the file\'s bytes are still there')
+  const download = await bob.api.GET('/files/{fileId}', { params: { path: { fileId: file.body.file.id } }, parseAs: 'text' })
+  t.equal(download.data, 'kept')
+  t.ok((await bob.api.GET('/contacts')).data!.contacts.some((c) => c.contactId === alice.id), 'the contact is still there')
+  await sleep(200)
+  t.notOk(bobStream.frames.some((f) => f.event === 'user.deleted'), 'no user.deleted was sent')
+  const replay = await open(t, baseUrl, bob.token, '0')
+  await replay.waitFor(() => replay.durable().length >= 3, LONG)
+  t.same(replay.durable().map((e) => e.event), ['contact.added', 'message.created', 'message.created'], 'bob\'s log is whole')
+  await app.db.execute(sql.raw('drop trigger refuse_delete on users'))
+  t.equal((await alice.api.DELETE('/users/me', { body: { password: alice.password } })).response.status, 204, 'once the fault is gone it works')
+  await bobStream.waitForEvent('user.deleted', LONG)
 })
 
 tap.test('password guesses on DELETE /users/me are rate limited like logins', async (t) => {
