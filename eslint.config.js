@@ -6,13 +6,16 @@ import tseslint from 'typescript-eslint'
 
 /** What a feature must not import: the features that depend on it (see src/app.ts). */
 const forbidden = {
-  events: ['auth', 'users', 'contacts', 'messages', 'files', 'sessions'],
-  sessions: ['auth', 'users', 'contacts', 'messages', 'files', 'events'],
-  files: ['auth', 'users', 'contacts', 'messages', 'sessions'],
-  users: ['auth', 'contacts', 'messages'],
-  contacts: ['auth', 'messages'],
-  messages: ['auth'],
-  health: ['auth', 'users', 'contacts', 'messages', 'files', 'sessions', 'events']
+  events: ['auth', 'users', 'contacts', 'messages', 'files', 'sessions', 'blocks', 'accounts', 'limits'],
+  sessions: ['auth', 'users', 'contacts', 'messages', 'files', 'events', 'blocks', 'accounts'],
+  files: ['auth', 'users', 'contacts', 'messages', 'sessions', 'blocks', 'accounts', 'limits'],
+  // Blocks depend on events only: users, contacts and messages ask blocks, never the other way round.
+  blocks: ['auth', 'users', 'contacts', 'messages', 'files', 'sessions', 'accounts', 'limits'],
+  users: ['auth', 'contacts', 'messages', 'accounts'],
+  contacts: ['auth', 'messages', 'accounts'],
+  messages: ['auth', 'accounts', 'limits'],
+  accounts: ['auth'],
+  health: ['auth', 'users', 'contacts', 'messages', 'files', 'sessions', 'events', 'blocks', 'accounts', 'limits']
 }
 
 export default [

@@ -21,6 +21,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What this server accepts
+         * @description No token needed. The values this server enforces, from its configuration: check a file's size or a message's length before sending. They can change when the server is restarted with another configuration.
+         */
+        get: operations["getLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/register": {
         parameters: {
             query?: never;
@@ -32,7 +52,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account and sign in
-         * @description Creates the user and a session. Usernames and emails are unique without regard to case.
+         * @description Creates the user and a session. Usernames and emails are unique without regard to case. The request's User-Agent is kept with the session (GET /auth/sessions).
          */
         post: operations["register"];
         delete?: never;
@@ -52,7 +72,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with username and password
-         * @description Creates a new session. Unknown users and wrong passwords get the same answer in about the same time.
+         * @description Creates a new session (a device in GET /auth/sessions, with the request's User-Agent). Unknown users and wrong passwords get the same answer in about the same time.
          */
         post: operations["login"];
         delete?: never;
@@ -101,6 +121,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your signed-in devices
+         * @description Your live sessions (not revoked, not expired), one per login, newest first; the one making this call has `current: true`. `lastUsedAt` is accurate to a minute: it is written at most once a minute per session, so requests cost no extra write.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        /**
+         * Sign out every other device
+         * @description Revokes every session of yours except the one making this call. A revoked session behaves exactly as after logout, on every instance: its tokens are 401 at once and its event streams get `session.revoked` and are closed.
+         */
+        delete: operations["revokeOtherSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sessions/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Sign out one of your devices
+         * @description Revokes one of your live sessions (the current one too: that is a logout). A revoked session behaves exactly as after logout, on every instance: its tokens are 401 at once and its event streams get `session.revoked` and are closed.
+         */
+        delete: operations["revokeSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/me": {
         parameters: {
             query?: never;
@@ -112,7 +176,13 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete your account
+         * @description Deletes your account for good, in one transaction (all of it or, on any failure, none of it): your sessions (every token of yours is 401 at once, on every instance, and your event streams get `session.revoked` and close), your contacts and the entries others have of you, blocks either way, your events, your presence, your avatar, and every message you sent or received with its file, for both sides (their conversation with you, their history and their events carrying your messages go too). Stored bytes are removed after the commit.
+         *
+         *     Everyone who had you as a contact, had a conversation with you or had blocked you gets `user.deleted` with your id. Your username and email can be registered again at once.
+         */
+        delete: operations["deleteMe"];
         options?: never;
         head?: never;
         /**
@@ -131,7 +201,7 @@ export interface paths {
         };
         /**
          * Find users by username prefix
-         * @description Case-insensitive prefix search, ordered by username; you are not in the results.
+         * @description Case-insensitive prefix search, ordered by username. You are not in the results, nor is anyone who has blocked you; users you have blocked are, shown offline.
          */
         get: operations["searchUsers"];
         put?: never;
@@ -149,7 +219,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A user's public profile */
+        /**
+         * A user's public profile
+         * @description With live online status; a user you have blocked, or who has blocked you, shows offline.
+         */
         get: operations["getUser"];
         put?: never;
         post?: never;
@@ -174,6 +247,50 @@ export interface paths {
         put: operations["uploadAvatar"];
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The users you have blocked
+         * @description Ordered by username. Users who have blocked you are not listed (you are not told).
+         */
+        get: operations["listBlocks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/blocks/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Block a user
+         * @description Any user, contact or not. Blocking again answers 204 and changes nothing. Sends `block.added` to your streams (your other devices) the first time. While either of two users has blocked the other: text, file and image sends, reactions and typing between them are 403 BLOCKED; each shows offline to the other (contacts, conversations, search results, GET /users/{id}) and gets no `presence` or `typing` event from the other; the blocker does not appear in the blocked user's search. History already there stays readable. The blocked user gets no event about it; a client of theirs that already shows the blocker online is not told otherwise until it reloads.
+         */
+        put: operations["blockUser"];
+        post?: never;
+        /**
+         * Unblock a user
+         * @description Lifts your block: everything works again between you (unless they have blocked you). Unblocking a user you have not blocked (or who does not exist) answers 204 and changes nothing. Sends `block.removed` to your streams when a block was lifted.
+         */
+        delete: operations["unblockUser"];
         options?: never;
         head?: never;
         patch?: never;
@@ -233,9 +350,9 @@ export interface paths {
          *
          *     The stream starts with `retry: <ms>` and `event: ready` (data `ReadyEvent`), then sends events as they happen, and a `: ping` comment at least every SSE_HEARTBEAT_MS.
          *
-         *     Durable events (`message.created`, `message.read`, `history.cleared`, `contact.added`, `contact.removed`, `profile.updated`) carry an `id:`, a per-user sequence number that strictly increases. Reconnect with `Last-Event-ID: <id>` (or `?lastEventId=`) to first receive every stored event after it, in order, then live ones: none is skipped or repeated. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends `event: reset` and continues live.
+         *     Durable events (`message.created`, `message.read`, `history.cleared`, `contact.added`, `contact.removed`, `profile.updated`, `block.added`, `block.removed`, `user.deleted`) carry an `id:`, a per-user sequence number that strictly increases. Reconnect with `Last-Event-ID: <id>` (or `?lastEventId=`) to first receive every stored event after it, in order, then live ones: none is skipped or repeated. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends `event: reset` and continues live.
          *
-         *     `presence`, `session.revoked`, `reset` and `ready` have no id and are not replayed. After `session.revoked` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
+         *     `presence` (never between two users one of whom has blocked the other), `session.revoked` (logout, a password change, a session revoked from another device, the account deleted), `reset` and `ready` have no id and are not replayed. After `session.revoked` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
          *
          *     Each frame is one `StreamEvent`: `id` (durable events), `event` and one line of JSON `data`.
          */
@@ -411,7 +528,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "CANNOT_BLOCK_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "BLOCKED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "SESSION_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
             /** @description The HTTP status text, e.g. "Conflict". */
             error: string;
             /** @description Human-readable explanation; for validation errors it names the offending field. */
@@ -512,6 +629,62 @@ export interface components {
             /** @description Messages from the peer to the caller not yet read (and not cleared). */
             unreadCount: number;
         };
+        /** @description One of your sessions: a signed-in device or browser. */
+        SessionInfo: {
+            /**
+             * Format: uuid
+             * @description The session id (what DELETE /auth/sessions/{sessionId} takes).
+             */
+            id: string;
+            /** @description True for the session of the token making this call. */
+            current: boolean;
+            /**
+             * Format: date-time
+             * @description When the login that created it happened.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When it last made a request, to within a minute: the server writes it at most once a minute per session.
+             */
+            lastUsedAt: string;
+            /**
+             * Format: date-time
+             * @description When it ends unless renewed (POST /auth/token-login).
+             */
+            expiresAt: string;
+            /** @description The User-Agent header of the login (control characters removed, at most 512 code points); null when none was sent. */
+            userAgent: string | null;
+        };
+        /** @description What this server accepts, from its configuration: check before sending. */
+        Limits: {
+            /** @description Largest file, image or avatar upload, in bytes (MAX_UPLOAD_BYTES); larger is 413. */
+            maxUploadBytes: number;
+            /** @description Longest text message, in Unicode code points. */
+            maxMessageLength: number;
+            usernameLength: {
+                /** @description Fewest code points in a username. */
+                min: number;
+                /** @description Most code points in a username. */
+                max: number;
+            };
+            passwordLength: {
+                /** @description Fewest characters in a password. */
+                min: number;
+                /** @description Most characters in a password. */
+                max: number;
+            };
+            /** @description Media types accepted as images (judged by the bytes). */
+            imageTypes: string[];
+            /** @description Largest `limit` of a history page. */
+            historyPageMax: number;
+            /** @description Event streams a user may hold at once (MAX_STREAMS_PER_USER). */
+            maxStreamsPerUser: number;
+            /** @description Bytes a user may have stored: files and images sent, avatar (STORAGE_QUOTA_BYTES). */
+            storageQuotaBytes: number;
+            /** @description How long a signed downloadUrl or thumbnailUrl works after it is handed out (FILE_URL_TTL_SECONDS). */
+            fileUrlTtlSeconds: number;
+        };
         /** @description `event: ready` (no id): first event of every stream. */
         ReadyEvent: {
             /**
@@ -551,6 +724,22 @@ export interface components {
              */
             contactId: string;
         };
+        /** @description `event: block.added` / `block.removed`: to the blocker's streams (their other devices). The blocked user gets no event. */
+        BlockEvent: {
+            /**
+             * Format: uuid
+             * @description The user blocked or unblocked.
+             */
+            userId: string;
+        };
+        /** @description `event: user.deleted`: to everyone who had the user as a contact, had a conversation with them or had blocked them. Drop the user from contacts, conversations, blocks and history: none of it exists any more. */
+        UserDeletedEvent: {
+            /**
+             * Format: uuid
+             * @description The deleted account.
+             */
+            userId: string;
+        };
         /** @description `event: presence` (no id, not replayed): to everyone who has the user as a contact. */
         PresenceEvent: {
             /**
@@ -560,7 +749,7 @@ export interface components {
             userId: string;
             online: boolean;
         };
-        /** @description `event: session.revoked` (no id): the session of this stream ended (logout, or a password change elsewhere); the server then closes the stream. */
+        /** @description `event: session.revoked` (no id): the session of this stream ended (logout, a password change elsewhere, revoked from another device, or the account deleted); the server then closes the stream. */
         SessionRevokedEvent: Record<string, never>;
         /** @description `event: reset` (no id): the resume point cannot be served. */
         ResetEvent: {
@@ -604,6 +793,24 @@ export interface components {
             /** @enum {string} */
             event: "profile.updated";
             data: components["schemas"]["User"];
+        } | {
+            /** @description Per-user sequence number; send it back as Last-Event-ID to resume. */
+            id: string;
+            /** @enum {string} */
+            event: "block.added";
+            data: components["schemas"]["BlockEvent"];
+        } | {
+            /** @description Per-user sequence number; send it back as Last-Event-ID to resume. */
+            id: string;
+            /** @enum {string} */
+            event: "block.removed";
+            data: components["schemas"]["BlockEvent"];
+        } | {
+            /** @description Per-user sequence number; send it back as Last-Event-ID to resume. */
+            id: string;
+            /** @enum {string} */
+            event: "user.deleted";
+            data: components["schemas"]["UserDeletedEvent"];
         } | {
             /** @enum {string} */
             event: "ready";
@@ -658,6 +865,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What this server accepts, from its configuration: check before sending. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Limits"];
                 };
             };
         };
@@ -913,6 +1140,113 @@ export interface operations {
             };
         };
     };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Newest first. */
+                        sessions: components["schemas"]["SessionInfo"][];
+                    };
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revokeOtherSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every other session revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description One of your sessions (SessionInfo.id). */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR: sessionId is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description SESSION_NOT_FOUND: not a live session of yours (another user's, unknown, already revoked or expired). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -933,6 +1267,85 @@ export interface operations {
             };
             /** @description AUTH_REQUIRED or TOKEN_INVALID. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Your current password. */
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR or INVALID_JSON: no password. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description WRONG_PASSWORD: the password is wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description RATE_LIMITED: too many attempts from this address (RATE_LIMIT_AUTH_PER_MINUTE); see Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1185,6 +1598,125 @@ export interface operations {
             };
             /** @description UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listBlocks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The users you have blocked, by username; each shows offline (`online: false`) to you while blocked. */
+                        users: components["schemas"]["PublicUser"][];
+                    };
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    blockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user to block or unblock. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Blocked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR (userId not a UUID) or CANNOT_BLOCK_SELF. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description USER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unblockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user to block or unblock. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Not blocked (any more). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR: userId is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

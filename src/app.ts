@@ -2,8 +2,9 @@
 // service exactly once, handing each its dependencies.
 //
 // Features depend on each other in one direction only (enforced by the linter, eslint.config.js):
-//   auth -> users, sessions
-//   messages -> contacts -> users -> files, sessions
+//   auth -> users, sessions;  accounts -> users, sessions, files
+//   messages -> contacts -> users -> files, sessions, blocks
+//   limits -> messages, files (their limits, read off the schemas that enforce them)
 //   every feature -> events (the outbox and presence); events -> nothing (what it needs from contacts and
 //   sessions is passed in as functions)
 // Within a feature: routes -> service -> repository -> db schema. Plugins never import features.
@@ -14,8 +15,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
 import { join } from 'node:path'
+import accountsRoutes from './features/accounts/routes.ts'
+import { AccountsService } from './features/accounts/service.ts'
 import authRoutes from './features/auth/routes.ts'
 import { AuthService } from './features/auth/service.ts'
+import blocksRoutes from './features/blocks/routes.ts'
+import { BlocksService } from './features/blocks/service.ts'
 import contactsRoutes from './features/contacts/routes.ts'
 import { ContactsService } from './features/contacts/service.ts'
 import { Hubs } from './features/events/hub.ts'
@@ -29,6 +34,8 @@ import filesRoutes from './features/files/routes.ts'
 import { FilesService } from './features/files/service.ts'
 import { LocalFileStorage } from './features/files/storage.ts'
 import healthRoutes from './features/health/routes.ts'
+import limitsRoutes from './features/limits/routes.ts'
+import { limitsOf } from './features/limits/values.ts'
 import messagesRoutes from './features/messages/routes.ts'
 import { MessagesService } from './features/messages/service.ts'
 import { MessageWriter } from './features/messages/writer.ts'
@@ -59,10 +66,12 @@ export interface Services {
   presence: Presence
   events: EventsService
   files: FilesService
+  blocks: BlocksService
   users: UsersService
   contacts: ContactsService
   messages: MessagesService
   auth: AuthService
+  accounts: AccountsService
 }
 
 declare module 'fastify' {
@@ -134,20 +143,23 @@ export async function buildApp (config: Config): Promise<App> {
 
   // Services, each built once, dependencies first.
   const sessions = new SessionsService(db, bus, config.tokenTtlSeconds)
-  await app.register(authPlugin, { secret: jwtSecret, liveSessions: sessions.live })
+  // Requests go through `used`, which also keeps lastUsedAt (at most one write a minute per session).
+  await app.register(authPlugin, { secret: jwtSecret, liveSessions: sessions.used })
   const eventLog = new EventLog(db)
   const hubs = new Hubs(eventLog, log)
   const outbox = new Outbox(db, bus, hubs)
   const presence = new Presence(db, bus, log, config.presenceRenewMs)
   const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), config.maxUploadBytes, log)
   const passwords = await createPasswordHasher(config.argon2)
-  const users = new UsersService({ db, passwords, outbox, presence, sessions, files })
+  const blocks = new BlocksService(db, outbox)
+  const users = new UsersService({ db, passwords, outbox, presence, sessions, files, blocks })
   const contacts = new ContactsService(db, outbox, presence, users)
   const writer = new MessageWriter(db, outbox, users, contacts, files)
   const messages = new MessagesService({ db, outbox, writer, users, contacts, files })
   const auth = new AuthService(users, sessions, app.tokens)
+  const accounts = new AccountsService(outbox, users, sessions, files)
   const events = new EventsService({ eventLog, hubs, presence, bus, settings: config, log, liveSessions: sessions.live, watchersAmong: contacts.watchersAmong })
-  app.decorate('services', { sessions, hubs, outbox, presence, events, files, users, contacts, messages, auth })
+  app.decorate('services', { sessions, hubs, outbox, presence, events, files, blocks, users, contacts, messages, auth, accounts })
 
   await presence.start()
   events.start()
@@ -155,8 +167,11 @@ export async function buildApp (config: Config): Promise<App> {
   app.addHook('preClose', async () => { await events.stop() })
 
   await app.register(healthRoutes)
-  await app.register(authRoutes, { prefix: '/auth', auth })
+  await app.register(limitsRoutes, { limits: limitsOf(config) })
+  await app.register(authRoutes, { prefix: '/auth', auth, sessions })
   await app.register(usersRoutes, { prefix: '/users', users })
+  await app.register(accountsRoutes, { prefix: '/users', accounts })
+  await app.register(blocksRoutes, { prefix: '/blocks', blocks })
   await app.register(contactsRoutes, { prefix: '/contacts', contacts })
   await app.register(eventsRoutes, { prefix: '/events', events })
   await app.register(messagesRoutes, { messages })

@@ -154,7 +154,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     sessionMaxAgeSeconds: integer(env, 'SESSION_MAX_AGE_SECONDS', 7776000, 60, 10 * 365 * 86400),
     maxStreamsPerUser: integer(env, 'MAX_STREAMS_PER_USER', 20, 1, 100000),
     storageQuotaBytes: integer(env, 'STORAGE_QUOTA_BYTES', 1073741824, 1, 2 ** 50),
-    fileUrlTtlSeconds: integer(env, 'FILE_URL_TTL_SECONDS', 3600, 10, 7 * 86400),
+    fileUrlTtlSeconds: integer(env, 'FILE_URL_TTL_SECONDS', 3600, 1, 7 * 86400),
     busUrl: busUrl(env.BUS_URL),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     logLevel,

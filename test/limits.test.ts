@@ -1,56 +1,45 @@
-// Limits: the auth budgets per client address (from X-Forwarded-For only under TRUST_PROXY) and per target
-// username, the RateLimit-* headers and 429 with Retry-After.
-import { randomUUID } from 'node:crypto'
+// GET /limits: no token needed, and it answers what the server was configured with and enforces.
 import tap from 'tap'
 import { startApp } from './helpers/app.ts'
-import { registerUser, uniqueName } from './helpers/client.ts'
+import { apiClient, registerUser } from './helpers/client.ts'
 
-interface Answer { status: number, headers: Headers, body: any }
+tap.test('GET /limits equals the configuration the app was built with', async (t) => {
+  const { baseUrl, config } = await startApp(t, { maxUploadBytes: 12345, maxStreamsPerUser: 7, storageQuotaBytes: 999_999, fileUrlTtlSeconds: 120 })
+  const { data, response } = await apiClient(baseUrl).GET('/limits')
+  t.equal(response.status, 200, 'no token needed')
+  t.same(data, {
+    maxUploadBytes: config.maxUploadBytes,
+    maxMessageLength: 10000,
+    usernameLength: { min: 2, max: 32 },
+    passwordLength: { min: 8, max: 256 },
+    imageTypes: ['image/png', 'image/jpeg', 'image/gif', 'image/webp'],
+    historyPageMax: 200,
+    maxStreamsPerUser: 7,
+    storageQuotaBytes: 999_999,
+    fileUrlTtlSeconds: 120
+  })
+  t.equal(config.maxUploadBytes, 12345)
 
-async function post (baseUrl: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await fetch(`${baseUrl}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } })
-  const text = await response.text()
-  return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) }
-}
-
-tap.test('without TRUST_PROXY, X-Forwarded-For is ignored: every client behind the socket address shares its budget', async (t) => {
-  const { baseUrl } = await startApp(t, { rateLimitAuthPerMinute: 2 })
-  const login = (address: string) => post(baseUrl, '/auth/login', { username: uniqueName(), password: 'wrong password' }, { 'x-forwarded-for': address })
-  t.equal((await login('203.0.113.1')).status, 401)
-  t.equal((await login('203.0.113.2')).status, 401)
-  const third = await login('203.0.113.3')
-  t.equal(third.status, 429, 'a forged X-Forwarded-For does not buy a new budget')
-  t.match(third.body, { statusCode: 429, code: 'RATE_LIMITED' })
+  // The values are the ones enforced: one past each is refused.
+  const user = await registerUser(baseUrl)
+  const peer = await registerUser(baseUrl)
+  await user.api.POST('/contacts', { body: { userId: peer.id } })
+  const send = (content: string) => user.api.POST('/conversations/{peerId}/messages', { params: { path: { peerId: peer.id } }, body: { content } })
+  t.equal((await send('x'.repeat(data!.maxMessageLength))).response.status, 201, 'maxMessageLength is accepted')
+  t.equal((await send('x'.repeat(data!.maxMessageLength + 1))).response.status, 400, 'one more is 400')
+  const history = (limit: number) => user.api.GET('/conversations/{peerId}/messages', { params: { path: { peerId: peer.id }, query: { limit } } })
+  t.equal((await history(data!.historyPageMax)).response.status, 200)
+  t.equal((await history(data!.historyPageMax + 1)).response.status, 400)
+  const tooLong = await apiClient(baseUrl).POST('/auth/register', { body: { username: 'u'.repeat(data!.usernameLength.max + 1), password: 'x'.repeat(data!.passwordLength.min), email: 'limits@example.com' } })
+  t.equal(tooLong.response.status, 400, 'a username over the maximum is 400')
+  const form = new FormData()
+  form.append('file', new Blob([new Uint8Array(data!.maxUploadBytes + 1)]), 'big.bin')
+  const upload = await fetch(new URL(`/conversations/${peer.id}/files`, baseUrl), { method: 'POST', body: form, headers: { authorization: `Bearer ${user.token}` } })
+  t.equal(upload.status, 413, 'an upload over maxUploadBytes is 413')
 })
 
-tap.test('with TRUST_PROXY, each forwarded client has its own budget, and a username has one across addresses', async (t) => {
-  const { baseUrl } = await startApp(t, { rateLimitAuthPerMinute: 3, trustProxy: ['127.0.0.1'] })
-  const target = await registerUser(baseUrl, { username: uniqueName('target') })
-  const guess = (address: string, username = target.username) => post(baseUrl, '/auth/login', { username, password: 'wrong password' }, { 'x-forwarded-for': address })
-
-  const first = await guess('198.51.100.1')
-  t.equal(first.status, 401)
-  t.equal(first.headers.get('ratelimit-limit'), '3', 'RateLimit-Limit')
-  t.equal(first.headers.get('ratelimit-remaining'), '2', 'RateLimit-Remaining')
-  t.ok(Number(first.headers.get('ratelimit-reset')) > 0, 'RateLimit-Reset')
-  t.equal((await guess('198.51.100.2')).status, 401)
-  t.equal((await guess('198.51.100.3')).status, 401)
-  const spread = await guess('198.51.100.4')
-  t.equal(spread.status, 429, 'guesses spread over many addresses still exhaust the username\'s budget')
-  t.ok(Number(spread.headers.get('retry-after')) > 0, 'Retry-After')
-  t.equal(spread.headers.get('ratelimit-remaining'), '0')
-  const upper = await guess('198.51.100.5', target.username.toUpperCase())
-  t.equal(upper.status, 429, 'the username budget ignores case')
-
-  const other = await post(baseUrl, '/auth/login', { username: uniqueName(), password: 'wrong password' }, { 'x-forwarded-for': '198.51.100.1' })
-  t.equal(other.status, 401, 'another username from an address that tried once is still allowed')
-  for (let i = 0; i < 2; i++) await post(baseUrl, '/auth/login', { username: uniqueName(), password: 'x' }, { 'x-forwarded-for': '198.51.100.9' })
-  const address = await post(baseUrl, '/auth/login', { username: uniqueName(), password: 'x' }, { 'x-forwarded-for': '198.51.100.9' })
-  t.equal(address.status, 401, 'the third attempt from one address is within its budget')
-  const fourth = await post(baseUrl, '/auth/login', { username: uniqueName(), password: 'x' }, { 'x-forwarded-for': '198.51.100.9' })
-  t.equal(fourth.status, 429, 'one address past its budget, whatever the usernames')
-
-  const register = await post(baseUrl, '/auth/register', { username: uniqueName(), password: 'long enough', email: `${randomUUID()}@example.com` }, { 'x-forwarded-for': '198.51.100.20' })
-  t.equal(register.status, 201)
-  t.equal(register.headers.get('ratelimit-limit'), '3')
+tap.test('GET /limits with the default configuration', async (t) => {
+  const { baseUrl } = await startApp(t)
+  const { data } = await apiClient(baseUrl).GET('/limits')
+  t.match(data, { maxUploadBytes: 26214400, maxStreamsPerUser: 20, storageQuotaBytes: 1073741824, fileUrlTtlSeconds: 3600 })
 })

@@ -24,7 +24,11 @@ export const sessions = pgTable('sessions', {
   userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
   createdAt: createdAt(),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
-  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' })
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  // Written at most once a minute per session (SessionsService), not on every request.
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  /** The User-Agent of the login that created the session (bounded), to tell devices apart. */
+  userAgent: text('user_agent')
 }, (t) => [index('sessions_user_id_idx').on(t.userId)])
 
 export const contacts = pgTable('contacts', {
@@ -34,6 +38,16 @@ export const contacts = pgTable('contacts', {
 }, (t) => [
   primaryKey({ columns: [t.ownerId, t.contactId] }),
   index('contacts_contact_id_idx').on(t.contactId)
+])
+
+/** Who blocked whom: while a row exists either way, the two users cannot reach each other. */
+export const blocks = pgTable('blocks', {
+  blockerId: uuid('blocker_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  blockedId: uuid('blocked_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  createdAt: createdAt()
+}, (t) => [
+  primaryKey({ columns: [t.blockerId, t.blockedId] }),
+  index('blocks_blocked_id_idx').on(t.blockedId)
 ])
 
 /** Durable events: each user's stream, replayable by id for EVENTS_RETENTION_DAYS. */

@@ -46,6 +46,7 @@ async function swaggerPlugin (app: FastifyInstance, options: { version: string }
         { name: 'auth', description: 'Registration, login and sessions' },
         { name: 'users', description: 'Your profile, and finding other users' },
         { name: 'contacts', description: 'Your personal address book' },
+        { name: 'blocking', description: 'Blocking users: neither side can reach the other' },
         { name: 'conversations', description: 'Messages, history, read receipts' },
         { name: 'files', description: 'Downloading uploaded files and images' },
         { name: 'events', description: 'The per-user Server-Sent Events stream' },

@@ -79,4 +79,32 @@ export const ConversationSchema = Type.Object({
 }, { $id: 'Conversation' })
 export type Conversation = Static<typeof ConversationSchema>
 
-export const MODEL_SCHEMAS = [UserSchema, PublicUserSchema, ContactSchema, SessionSchema, FileRefSchema, MessageSchema, ConversationSchema]
+export const SessionInfoSchema = Type.Object({
+  id: Uuid('The session id (what DELETE /auth/sessions/{sessionId} takes).'),
+  current: Type.Boolean({ description: 'True for the session of the token making this call.' }),
+  createdAt: Timestamp('When the login that created it happened.'),
+  lastUsedAt: Timestamp('When it last made a request, to within a minute: the server writes it at most once a minute per session.'),
+  expiresAt: Timestamp('When it ends unless renewed (POST /auth/token-login).'),
+  userAgent: Type.Union([Type.String({ maxLength: 512 }), Type.Null()], { description: 'The User-Agent header of the login (control characters removed, at most 512 code points); null when none was sent.' })
+}, { $id: 'SessionInfo', description: 'One of your sessions: a signed-in device or browser.' })
+export type SessionInfo = Static<typeof SessionInfoSchema>
+
+const Range = (what: string) => Type.Object({
+  min: Type.Integer({ minimum: 0, description: `Fewest ${what}.` }),
+  max: Type.Integer({ minimum: 0, description: `Most ${what}.` })
+})
+
+export const LimitsSchema = Type.Object({
+  maxUploadBytes: Type.Integer({ minimum: 1, description: 'Largest file, image or avatar upload, in bytes (MAX_UPLOAD_BYTES); larger is 413.' }),
+  maxMessageLength: Type.Integer({ minimum: 1, description: 'Longest text message, in Unicode code points.' }),
+  usernameLength: Range('code points in a username'),
+  passwordLength: Range('characters in a password'),
+  imageTypes: Type.Array(Type.String(), { description: 'Media types accepted as images (judged by the bytes).' }),
+  historyPageMax: Type.Integer({ minimum: 1, description: 'Largest `limit` of a history page.' }),
+  maxStreamsPerUser: Type.Integer({ minimum: 1, description: 'Event streams a user may hold at once (MAX_STREAMS_PER_USER).' }),
+  storageQuotaBytes: Type.Integer({ minimum: 1, description: 'Bytes a user may have stored: files and images sent, avatar (STORAGE_QUOTA_BYTES).' }),
+  fileUrlTtlSeconds: Type.Integer({ minimum: 1, description: 'How long a signed downloadUrl or thumbnailUrl works after it is handed out (FILE_URL_TTL_SECONDS).' })
+}, { $id: 'Limits', description: 'What this server accepts, from its configuration: check before sending.' })
+export type Limits = Static<typeof LimitsSchema>
+
+export const MODEL_SCHEMAS = [UserSchema, PublicUserSchema, ContactSchema, SessionSchema, FileRefSchema, MessageSchema, ConversationSchema, SessionInfoSchema, LimitsSchema]

@@ -1,6 +1,7 @@
-// Request bodies of the auth endpoints.
+// Request and response shapes of the auth endpoints.
 import { Type } from '@sinclair/typebox'
-import { Email, Password, Username } from '../../schemas/models.ts'
+import { ref, Uuid } from '../../schemas/common.ts'
+import { Email, Password, SessionInfoSchema, Username } from '../../schemas/models.ts'
 
 export const RegisterBodySchema = Type.Object({
   username: Username(),
@@ -16,3 +17,9 @@ export const LoginBodySchema = Type.Object({
 export const TokenLoginBodySchema = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 4096, description: 'A token from an earlier register, login or token-login.' })
 }, { additionalProperties: false })
+
+export const SessionListSchema = Type.Object({
+  sessions: Type.Array(ref(SessionInfoSchema), { description: 'Newest first.' })
+})
+
+export const SessionParamsSchema = Type.Object({ sessionId: Uuid('One of your sessions (SessionInfo.id).') })

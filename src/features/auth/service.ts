@@ -12,15 +12,16 @@ export class AuthService {
     private readonly tokens: Tokens
   ) {}
 
-  async register (input: { username: string, password: string, email: string }): Promise<Session> {
+  /** `userAgent`: the request's User-Agent header, shown in the session list to tell devices apart. */
+  async register (input: { username: string, password: string, email: string }, userAgent?: string): Promise<Session> {
     const user = await this.users.create(input)
-    return this.session(await this.sessions.create(user.id))
+    return this.session(await this.sessions.create(user.id, userAgent))
   }
 
-  async login (input: { username: string, password: string }): Promise<Session> {
+  async login (input: { username: string, password: string }, userAgent?: string): Promise<Session> {
     const userId = await this.users.checkPassword(input.username, input.password)
     if (userId === undefined) fail('INVALID_CREDENTIALS')
-    return this.session(await this.sessions.create(userId))
+    return this.session(await this.sessions.create(userId, userAgent))
   }
 
   /** A renewed token (and expiry) for the same session. */

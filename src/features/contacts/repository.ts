@@ -1,18 +1,25 @@
 // Contacts table access: each user's personal address book.
-import { and, asc, eq, inArray, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, not, type SQLWrapper, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
-import { contacts, users } from '../../db/schema.ts'
+import { blocks, contacts, users } from '../../db/schema.ts'
 
 export interface ContactRow {
   contactId: string
   username: string
   avatarUrl: string | null
   addedAt: Date
+  /** Either has blocked the other: the contact shows offline. */
+  blocked: boolean
+}
+
+/** A block between the two users, either way (the blocks table is the blocks feature's; its rule is one SQL condition). */
+function blockBetween (a: SQLWrapper, b: SQLWrapper) {
+  return sql`exists (select 1 from ${blocks} where (${blocks.blockerId} = ${a} and ${blocks.blockedId} = ${b}) or (${blocks.blockerId} = ${b} and ${blocks.blockedId} = ${a}))`
 }
 
 export async function listContacts (db: Db, ownerId: string): Promise<ContactRow[]> {
-  return db.select({ contactId: contacts.contactId, username: users.username, avatarUrl: users.avatarUrl, addedAt: contacts.addedAt })
+  return db.select({ contactId: contacts.contactId, username: users.username, avatarUrl: users.avatarUrl, addedAt: contacts.addedAt, blocked: blockBetween(contacts.ownerId, contacts.contactId).mapWith(Boolean) })
     .from(contacts)
     .innerJoin(users, eq(users.id, contacts.contactId))
     .where(eq(contacts.ownerId, ownerId))
@@ -30,26 +37,32 @@ export async function deleteContact (db: Db, ownerId: string, contactId: string)
   return rows.length > 0
 }
 
-/** True when either user has the other as a contact. */
-export async function eitherHasTheOther (db: Db, a: string, b: string): Promise<boolean> {
-  const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts)
-    .where(sql`(${contacts.ownerId} = ${a} and ${contacts.contactId} = ${b}) or (${contacts.ownerId} = ${b} and ${contacts.contactId} = ${a})`)
-    .limit(1)
-  return rows.length > 0
-}
+/** Whether two users may talk: 'ok', or the error code that says why not (a block wins over a missing contact). */
+export type TalkVerdict = 'ok' | 'BLOCKED' | 'NOT_A_CONTACT'
 
-/** For each pair, whether either user has the other as a contact: one query for all pairs. */
-export async function eitherHasTheOtherMany (db: Db, pairs: Array<[string, string]>): Promise<boolean[]> {
+/**
+ * For each pair, whether either user has blocked the other, and else whether either has the other as a contact:
+ * one query for all pairs (contacts and blocks among the users, in one statement), on the send path's hot loop.
+ */
+export async function talkVerdicts (db: Db, pairs: Array<[string, string]>): Promise<TalkVerdict[]> {
   const users = [...new Set(pairs.flat())]
-  const rows = await db.select({ ownerId: contacts.ownerId, contactId: contacts.contactId }).from(contacts)
+  const contactRows = db.select({ a: contacts.ownerId, b: contacts.contactId, block: sql<boolean>`false`.as('block') }).from(contacts)
     .where(and(anyUuid(contacts.ownerId, users), anyUuid(contacts.contactId, users)))
-  const linked = new Set(rows.map((row) => `${row.ownerId}/${row.contactId}`))
-  return pairs.map(([a, b]) => linked.has(`${a}/${b}`) || linked.has(`${b}/${a}`))
+  const blockRows = db.select({ a: blocks.blockerId, b: blocks.blockedId, block: sql<boolean>`true`.as('block') }).from(blocks)
+    .where(and(anyUuid(blocks.blockerId, users), anyUuid(blocks.blockedId, users)))
+  const rows = await contactRows.unionAll(blockRows)
+  const linked = new Set<string>()
+  const blocked = new Set<string>()
+  for (const row of rows) (row.block ? blocked : linked).add(`${row.a}/${row.b}`)
+  return pairs.map(([a, b]) => {
+    if (blocked.has(`${a}/${b}`) || blocked.has(`${b}/${a}`)) return 'BLOCKED'
+    return linked.has(`${a}/${b}`) || linked.has(`${b}/${a}`) ? 'ok' : 'NOT_A_CONTACT'
+  })
 }
 
-/** Those of `owners` who have `contactId` as a contact. */
+/** Those of `owners` who have `contactId` as a contact, leaving out any pair with a block either way. */
 export async function ownersAmong (db: Db, contactId: string, owners: string[]): Promise<string[]> {
   const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts)
-    .where(and(eq(contacts.contactId, contactId), inArray(contacts.ownerId, owners)))
+    .where(and(eq(contacts.contactId, contactId), inArray(contacts.ownerId, owners), not(blockBetween(contacts.ownerId, contacts.contactId))))
   return rows.map((row) => row.ownerId)
 }

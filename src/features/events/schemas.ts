@@ -26,6 +26,16 @@ export const ContactRemovedEventSchema = Type.Object({
 }, { $id: 'ContactRemovedEvent', description: '`event: contact.removed`: to the owner of the list.' })
 export type ContactRemovedEvent = Static<typeof ContactRemovedEventSchema>
 
+export const BlockEventSchema = Type.Object({
+  userId: Uuid('The user blocked or unblocked.')
+}, { $id: 'BlockEvent', description: '`event: block.added` / `block.removed`: to the blocker\'s streams (their other devices). The blocked user gets no event.' })
+export type BlockEvent = Static<typeof BlockEventSchema>
+
+export const UserDeletedEventSchema = Type.Object({
+  userId: Uuid('The deleted account.')
+}, { $id: 'UserDeletedEvent', description: '`event: user.deleted`: to everyone who had the user as a contact, had a conversation with them or had blocked them. Drop the user from contacts, conversations, blocks and history: none of it exists any more.' })
+export type UserDeletedEvent = Static<typeof UserDeletedEventSchema>
+
 export const PresenceEventSchema = Type.Object({
   userId: Uuid(),
   online: Type.Boolean()
@@ -34,7 +44,7 @@ export type PresenceEvent = Static<typeof PresenceEventSchema>
 
 export const SessionRevokedEventSchema = Type.Object({}, {
   $id: 'SessionRevokedEvent',
-  description: '`event: session.revoked` (no id): the session of this stream ended (logout, or a password change elsewhere); the server then closes the stream.'
+  description: '`event: session.revoked` (no id): the session of this stream ended (logout, a password change elsewhere, revoked from another device, or the account deleted); the server then closes the stream.'
 })
 
 export const ResetEventSchema = Type.Object({
@@ -50,7 +60,10 @@ export const DURABLE_EVENTS = {
   'history.cleared': HistoryClearedEventSchema,
   'contact.added': ContactSchema,
   'contact.removed': ContactRemovedEventSchema,
-  'profile.updated': UserSchema
+  'profile.updated': UserSchema,
+  'block.added': BlockEventSchema,
+  'block.removed': BlockEventSchema,
+  'user.deleted': UserDeletedEventSchema
 } satisfies Record<string, TSchema>
 
 export type DurableEventType = keyof typeof DURABLE_EVENTS
@@ -76,7 +89,7 @@ export const StreamEventSchema = Type.Union([
   }))
 ], { $id: 'StreamEvent', description: 'A Server-Sent Events frame: `id:` (durable events only), `event:` and one line of JSON `data:`.' })
 
-export const EVENT_SCHEMAS = [ReadyEventSchema, MessageReadEventSchema, HistoryClearedEventSchema, ContactRemovedEventSchema, PresenceEventSchema, SessionRevokedEventSchema, ResetEventSchema, StreamEventSchema]
+export const EVENT_SCHEMAS = [ReadyEventSchema, MessageReadEventSchema, HistoryClearedEventSchema, ContactRemovedEventSchema, BlockEventSchema, UserDeletedEventSchema, PresenceEventSchema, SessionRevokedEventSchema, ResetEventSchema, StreamEventSchema]
 
 export const EventsQuerySchema = Type.Object({
   access_token: Type.Optional(Type.String({ description: 'The bearer token, for clients that cannot set headers (browsers\' EventSource). Never logged.' })),

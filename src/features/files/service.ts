@@ -13,7 +13,7 @@ import { readUploadForm, type UploadForm } from './upload.ts'
 
 export type { FileKind, FileRow } from './repository.ts'
 
-const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
+export const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp'])
 const FILE_URL = new RegExp(`^/files/(${UUID_BODY})$`)
 
 export interface ReceivedUpload extends UploadForm {

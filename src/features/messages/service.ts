@@ -48,10 +48,13 @@ export class MessagesService {
     return this.writer.send({ senderId, peerId, id: upload.id, kind, content: null, upload })
   }
 
-  /** The messaging policy: not to yourself (400), to an existing user (404), who has you or whom you have as a contact (403). */
+  /**
+   * The messaging policy: not to yourself (400), to an existing user (404), neither having blocked the other (403
+   * BLOCKED), who has you or whom you have as a contact (403 NOT_A_CONTACT). Checked before the bytes are received.
+   */
   private async checkMaySend (senderId: string, peerId: string): Promise<void> {
     await this.checkPeer(senderId, peerId)
-    if (!await this.contacts.mayTalk(senderId, peerId)) fail('NOT_A_CONTACT')
+    await this.contacts.checkMayTalk(senderId, peerId)
   }
 
   private async checkPeer (userId: string, peerId: string): Promise<void> {
@@ -73,7 +76,7 @@ export class MessagesService {
 
   async conversations (ownerId: string): Promise<Conversation[]> {
     const rows = await listConversations(this.db, ownerId)
-    const peers = await this.users.withPresence(rows.map((row) => row.peer))
+    const peers = await this.users.withPresence(ownerId, rows.map((row) => row.peer))
     return rows.map((row, i) => ({
       peer: peers[i]!,
       lastMessage: row.lastMessage === undefined ? null : toMessage(row.lastMessage, this.files),

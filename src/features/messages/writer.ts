@@ -1,4 +1,4 @@
-// The one write path of messages (text, file and image): the messaging policy, idempotent client ids, the
+// The one write path of messages (text, file and image): the messaging policy (contacts and blocks), idempotent client ids, the
 // message row, both users' conversation views and the events, in one transaction. Text sends are
 // group-committed: sends that arrive while earlier batches are in flight share one policy check, one
 // transaction and one notification; a lone send runs at once.
@@ -75,7 +75,8 @@ export class MessageWriter {
     const results: Array<SendResult | Error | undefined> = new Array(sends.length)
     try {
       await this.outbox.transaction(async (tx, emit) => {
-        // The checks run inside the transaction, pipelined on its connection: one round trip for all three.
+        // The checks run inside the transaction, pipelined on its connection: one round trip for all three (the
+        // policy's contacts and blocks are one query).
         const [peers, allowed, existing] = await Promise.all([
           this.users.existing(sends.map((send) => send.peerId), tx),
           this.contacts.mayTalkMany(sends.map((send) => [send.senderId, send.peerId]), tx),
@@ -86,7 +87,7 @@ export class MessageWriter {
         const taken = new Set<string>()
         sends.forEach((send, index) => {
           if (!peers.has(send.peerId)) results[index] = new AppError('USER_NOT_FOUND')
-          else if (!allowed[index]) results[index] = new AppError('NOT_A_CONTACT')
+          else if (allowed[index] !== 'ok') results[index] = new AppError(allowed[index]!)
           else if (send.id !== undefined && stored.has(send.id)) results[index] = settle(stored.get(send.id)!, send, this.files)
           else if (send.id === undefined || !taken.has(send.id)) { // (the same id twice in one batch is settled below)
             const id = send.id ?? randomUUID()

@@ -1,5 +1,5 @@
 // Sessions table access: a session is live while not revoked and not expired.
-import { and, eq, gt, isNull, ne, sql } from 'drizzle-orm'
+import { and, desc, eq, gt, isNull, lt, ne, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { sessions } from '../../db/schema.ts'
@@ -10,18 +10,26 @@ export interface SessionRow {
   expiresAt: Date
 }
 
-export async function insertSession (db: Db, userId: string, ttlSeconds: number): Promise<SessionRow> {
+export interface DeviceRow extends SessionRow {
+  createdAt: Date
+  lastUsedAt: Date
+  userAgent: string | null
+}
+
+const live = () => and(isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`))
+
+export async function insertSession (db: Db, userId: string, ttlSeconds: number, userAgent: string | null): Promise<SessionRow> {
   const [row] = await db.insert(sessions)
-    .values({ userId, expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})` })
+    .values({ userId, userAgent, expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})` })
     .returning({ id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt })
   return row!
 }
 
-/** Extends a live session; undefined when it is no longer live. */
+/** Extends a live session (a renewal is a use); undefined when it is no longer live. */
 export async function renewSession (db: Db, session: { sessionId: string, userId: string }, ttlSeconds: number): Promise<SessionRow | undefined> {
   const [row] = await db.update(sessions)
-    .set({ expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})` })
-    .where(and(eq(sessions.id, session.sessionId), eq(sessions.userId, session.userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
+    .set({ expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})`, lastUsedAt: sql`now()` })
+    .where(and(eq(sessions.id, session.sessionId), eq(sessions.userId, session.userId), live()))
     .returning({ id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt })
   return row
 }
@@ -30,17 +38,41 @@ export async function revokeSession (db: Db, id: string): Promise<void> {
   await db.update(sessions).set({ revokedAt: sql`now()` }).where(and(eq(sessions.id, id), isNull(sessions.revokedAt)))
 }
 
+/** Revokes one live session of the user; false when the user has no such live session. */
+export async function revokeSessionOf (db: Db, userId: string, id: string): Promise<boolean> {
+  const rows = await db.update(sessions).set({ revokedAt: sql`now()` })
+    .where(and(eq(sessions.id, id), eq(sessions.userId, userId), live()))
+    .returning({ id: sessions.id })
+  return rows.length > 0
+}
+
 export async function revokeOtherSessions (db: Db, userId: string, keepId: string): Promise<void> {
   await db.update(sessions).set({ revokedAt: sql`now()` })
     .where(and(eq(sessions.userId, userId), ne(sessions.id, keepId), isNull(sessions.revokedAt)))
 }
 
+/** The user's live sessions, newest first. */
+export async function listLiveSessions (db: Db, userId: string): Promise<DeviceRow[]> {
+  return db.select({
+    id: sessions.id,
+    userId: sessions.userId,
+    createdAt: sessions.createdAt,
+    lastUsedAt: sessions.lastUsedAt,
+    expiresAt: sessions.expiresAt,
+    userAgent: sessions.userAgent
+  }).from(sessions)
+    .where(and(eq(sessions.userId, userId), live()))
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+}
+
+/** Moves lastUsedAt of these sessions to now, skipping those written within the last `minSeconds` (by any instance). */
+export async function touchSessions (db: Db, ids: string[], minSeconds: number): Promise<void> {
+  await db.update(sessions).set({ lastUsedAt: sql`now()` })
+    .where(and(anyUuid(sessions.id, ids), lt(sessions.lastUsedAt, sql`now() - make_interval(secs => ${minSeconds})`)))
+}
+
 /** Those of `ids` that are live, with their users. */
 export async function findLiveSessions (db: Db, ids: string[]): Promise<Map<string, string>> {
-  const rows = await db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(
-    anyUuid(sessions.id, ids),
-    isNull(sessions.revokedAt),
-    gt(sessions.expiresAt, sql`now()`)
-  ))
+  const rows = await db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(anyUuid(sessions.id, ids), live()))
   return new Map(rows.map((row) => [row.id, row.userId]))
 }

@@ -1,9 +1,9 @@
 // Users table access; rows are mapped to API shapes here, so a password hash never leaves this file
 // except through findCredentials.
-import { and, asc, eq, ne, sql } from 'drizzle-orm'
+import { and, asc, eq, ne, not, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
-import { users } from '../../db/schema.ts'
+import { blocks, users } from '../../db/schema.ts'
 import type { User } from '../../schemas/models.ts'
 
 type UserRow = typeof users.$inferSelect
@@ -54,12 +54,16 @@ export async function updateUser (db: Db, id: string, changes: Partial<{ usernam
   return row && toUser(row)
 }
 
-/** Case-insensitive username prefix search (served by the text_pattern_ops index). */
-export async function searchUsers (db: Db, prefix: string, limit: number, excludeId: string): Promise<PublicUserRow[]> {
+/**
+ * Case-insensitive username prefix search (served by the text_pattern_ops index), for `callerId`: never the caller,
+ * nor a user who has blocked the caller.
+ */
+export async function searchUsers (db: Db, prefix: string, limit: number, callerId: string): Promise<PublicUserRow[]> {
   const pattern = prefix.replace(/[\\%_]/g, (c) => '\\' + c) + '%'
+  const blockedCaller = sql`exists (select 1 from ${blocks} where ${blocks.blockerId} = ${users.id} and ${blocks.blockedId} = ${callerId})`
   return db.select({ id: users.id, username: users.username, avatarUrl: users.avatarUrl })
     .from(users)
-    .where(and(sql`lower(${users.username}) like lower(${pattern})`, ne(users.id, excludeId)))
+    .where(and(sql`lower(${users.username}) like lower(${pattern})`, ne(users.id, callerId), not(blockedCaller)))
     .orderBy(asc(sql`lower(${users.username})`))
     .limit(limit)
 }

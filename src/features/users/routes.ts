@@ -43,7 +43,7 @@ export default async function usersRoutes (app: App, { users }: { users: UsersSe
     schema: {
       operationId: 'searchUsers',
       summary: 'Find users by username prefix',
-      description: 'Case-insensitive prefix search, ordered by username; you are not in the results.',
+      description: 'Case-insensitive prefix search, ordered by username. You are not in the results, nor is anyone who has blocked you; users you have blocked are, shown offline.',
       tags: ['users'],
       security: [{ bearerAuth: [] }],
       querystring: SearchQuerySchema,
@@ -55,12 +55,13 @@ export default async function usersRoutes (app: App, { users }: { users: UsersSe
     schema: {
       operationId: 'getUser',
       summary: 'A user\'s public profile',
+      description: 'With live online status; a user you have blocked, or who has blocked you, shows offline.',
       tags: ['users'],
       security: [{ bearerAuth: [] }],
       params: UserIdParamsSchema,
       response: { 200: ref(PublicUserSchema), 400: errorResponse('VALIDATION_ERROR: id is not a UUID.'), 401: unauthorizedResponse, 404: errorResponse('USER_NOT_FOUND') }
     }
-  }, async (request) => users.getPublic(request.params.id))
+  }, async (request) => users.getPublic(request.auth.userId, request.params.id))
 
   app.put('/me/avatar', {
     config: { swaggerTransform: documentMultipartBody(AvatarFormSchema) },

@@ -5,6 +5,7 @@ import { violatedUniqueConstraint } from '../../db/errors.ts'
 import { AppError, fail } from '../../errors.ts'
 import type { PasswordHasher } from '../../lib/passwords.ts'
 import type { PublicUser, User } from '../../schemas/models.ts'
+import type { BlocksService } from '../blocks/service.ts'
 import type { Outbox } from '../events/outbox.ts'
 import type { Presence } from '../events/presence.ts'
 import type { FilesService } from '../files/service.ts'
@@ -33,6 +34,7 @@ export interface UsersDependencies {
   presence: Presence
   sessions: SessionsService
   files: FilesService
+  blocks: BlocksService
 }
 
 type Auth = { userId: string, sessionId: string }
@@ -44,9 +46,10 @@ export class UsersService {
   private readonly presence: Presence
   private readonly sessions: SessionsService
   private readonly files: FilesService
+  private readonly blocks: BlocksService
 
   constructor (deps: UsersDependencies) {
-    ({ db: this.db, passwords: this.passwords, outbox: this.outbox, presence: this.presence, sessions: this.sessions, files: this.files } = deps)
+    ({ db: this.db, passwords: this.passwords, outbox: this.outbox, presence: this.presence, sessions: this.sessions, files: this.files, blocks: this.blocks } = deps)
   }
 
   async create (input: { username: string, email: string, password: string }): Promise<User> {
@@ -63,6 +66,12 @@ export class UsersService {
     const credentials = await findCredentials(this.db, { username })
     const ok = await this.passwords.verify(credentials?.passwordHash, password)
     return ok ? credentials?.id : undefined
+  }
+
+  /** Whether `password` is the user's current one. */
+  async verifyPassword (userId: string, password: string): Promise<boolean> {
+    const credentials = await findCredentials(this.db, { id: userId })
+    return this.passwords.verify(credentials?.passwordHash, password)
   }
 
   async me (userId: string): Promise<User> {
@@ -124,14 +133,15 @@ export class UsersService {
     return user
   }
 
+  /** Username prefix search: never the caller, nor anyone who has blocked the caller. */
   async search (callerId: string, prefix: string, limit: number): Promise<PublicUser[]> {
-    return this.withPresence(await searchUsers(this.db, prefix, limit, callerId))
+    return this.withPresence(callerId, await searchUsers(this.db, prefix, limit, callerId))
   }
 
-  async getPublic (id: string): Promise<PublicUser> {
+  async getPublic (viewerId: string, id: string): Promise<PublicUser> {
     const row = await findPublicUser(this.db, { id })
     if (row === undefined) fail('USER_NOT_FOUND')
-    const [user] = await this.withPresence([row])
+    const [user] = await this.withPresence(viewerId, [row])
     return user!
   }
 
@@ -145,8 +155,17 @@ export class UsersService {
     return existingUserIds(db, ids)
   }
 
-  async withPresence (rows: PublicUserRow[]): Promise<PublicUser[]> {
-    const online = await this.presence.onlineAmong(rows.map((row) => row.id))
+  /** Public profiles as `viewerId` sees them: online only when not blocked either way. */
+  async withPresence (viewerId: string, rows: PublicUserRow[]): Promise<PublicUser[]> {
+    const online = await this.onlineFor(viewerId, rows.map((row) => row.id))
     return rows.map((row) => ({ id: row.id, username: row.username, avatarUrl: row.avatarUrl, online: online.has(row.id) }))
+  }
+
+  /** Those of `ids` online as `viewerId` sees them: a user and a user they blocked (or who blocked them) show offline to each other. */
+  async onlineFor (viewerId: string, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set()
+    const [online, blocked] = await Promise.all([this.presence.onlineAmong(ids), this.blocks.blockedEitherAmong(viewerId, ids)])
+    for (const id of blocked) online.delete(id)
+    return online
   }
 }
