@@ -24,13 +24,17 @@ import { EventLog } from './features/events/log.ts'
 import { Outbox } from './features/events/outbox.ts'
 import { Presence } from './features/events/presence.ts'
 import eventsRoutes from './features/events/routes.ts'
+import { TypingRelay } from './features/events/typing.ts'
 import { EVENT_SCHEMAS } from './features/events/schemas.ts'
 import { EventsService } from './features/events/service.ts'
 import filesRoutes from './features/files/routes.ts'
 import { FilesService } from './features/files/service.ts'
 import { LocalFileStorage } from './features/files/storage.ts'
 import healthRoutes from './features/health/routes.ts'
+import { MessageChanges } from './features/messages/changes.ts'
+import messageChangesRoutes from './features/messages/changes-routes.ts'
 import messagesRoutes from './features/messages/routes.ts'
+import { MessageSearch } from './features/messages/search.ts'
 import { MessagesService } from './features/messages/service.ts'
 import { MessageWriter } from './features/messages/writer.ts'
 import { SessionsService } from './features/sessions/service.ts'
@@ -139,7 +143,10 @@ export async function buildApp (config: Config): Promise<App> {
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files })
   const contacts = new ContactsService(db, outbox, presence, users)
   const writer = new MessageWriter(db, outbox, users, contacts, files)
-  const messages = new MessagesService({ db, outbox, writer, users, contacts, files })
+  const typingRelay = new TypingRelay(bus, log)
+  const messages = new MessagesService({ db, outbox, writer, users, contacts, files, typingRelay })
+  const messageChanges = new MessageChanges({ outbox, files })
+  const messageSearch = new MessageSearch(db, users, files)
   const auth = new AuthService(users, sessions, app.tokens)
   const events = new EventsService({ eventLog, hubs, presence, bus, settings: config, log, liveSessions: sessions.live, watchersAmong: contacts.watchersAmong })
   app.decorate('services', { sessions, hubs, outbox, presence, events, files, users, contacts, messages, auth })
@@ -147,7 +154,10 @@ export async function buildApp (config: Config): Promise<App> {
   await presence.start()
   events.start()
   // Streams never end by themselves: end them before the server waits for connections to drain.
-  app.addHook('preClose', async () => { await events.stop() })
+  app.addHook('preClose', async () => {
+    typingRelay.stop()
+    await events.stop()
+  })
 
   await app.register(healthRoutes)
   await app.register(authRoutes, { prefix: '/auth', auth })
@@ -155,6 +165,7 @@ export async function buildApp (config: Config): Promise<App> {
   await app.register(contactsRoutes, { prefix: '/contacts', contacts })
   await app.register(eventsRoutes, { prefix: '/events', events })
   await app.register(messagesRoutes, { messages })
+  await app.register(messageChangesRoutes, { messages, changes: messageChanges, search: messageSearch })
   await app.register(filesRoutes, { files })
   return app
 }

@@ -26,6 +26,19 @@ export const ContactRemovedEventSchema = Type.Object({
 }, { $id: 'ContactRemovedEvent', description: '`event: contact.removed`: to the owner of the list.' })
 export type ContactRemovedEvent = Static<typeof ContactRemovedEventSchema>
 
+export const MessageDeletedEventSchema = Type.Object({
+  messageId: Uuid(),
+  peerId: Uuid('The other user of the conversation, as seen by the receiver of this event.'),
+  for: Type.Union([Type.Literal('me'), Type.Literal('everyone')], { description: '"me": deleted for you only (by you, on another device perhaps); "everyone": the sender deleted it for both of you.' })
+}, { $id: 'MessageDeletedEvent', description: '`event: message.deleted`: to the user who deleted it (`for: me`) or to both parties (`for: everyone`). The message is gone from history, the conversation list and unread counts; its earlier events are no longer replayed.' })
+export type MessageDeletedEvent = Static<typeof MessageDeletedEventSchema>
+
+export const TypingEventSchema = Type.Object({
+  userId: Uuid('Who is typing to you.'),
+  typing: Type.Boolean({ description: 'True: typing; show it for 6 s unless repeated. False: stopped.' })
+}, { $id: 'TypingEvent', description: '`event: typing` (no id, not replayed): to the peer\'s streams on every instance, at most one a second per pair.' })
+export type TypingEvent = Static<typeof TypingEventSchema>
+
 export const PresenceEventSchema = Type.Object({
   userId: Uuid(),
   online: Type.Boolean()
@@ -50,7 +63,9 @@ export const DURABLE_EVENTS = {
   'history.cleared': HistoryClearedEventSchema,
   'contact.added': ContactSchema,
   'contact.removed': ContactRemovedEventSchema,
-  'profile.updated': UserSchema
+  'profile.updated': UserSchema,
+  'message.updated': MessageSchema,
+  'message.deleted': MessageDeletedEventSchema
 } satisfies Record<string, TSchema>
 
 export type DurableEventType = keyof typeof DURABLE_EVENTS
@@ -59,6 +74,7 @@ export type DurableEventData = { [K in DurableEventType]: Static<(typeof DURABLE
 const TRANSIENT_EVENTS = {
   ready: ReadyEventSchema,
   presence: PresenceEventSchema,
+  typing: TypingEventSchema,
   'session.revoked': SessionRevokedEventSchema,
   reset: ResetEventSchema
 }
@@ -76,7 +92,7 @@ export const StreamEventSchema = Type.Union([
   }))
 ], { $id: 'StreamEvent', description: 'A Server-Sent Events frame: `id:` (durable events only), `event:` and one line of JSON `data:`.' })
 
-export const EVENT_SCHEMAS = [ReadyEventSchema, MessageReadEventSchema, HistoryClearedEventSchema, ContactRemovedEventSchema, PresenceEventSchema, SessionRevokedEventSchema, ResetEventSchema, StreamEventSchema]
+export const EVENT_SCHEMAS = [ReadyEventSchema, MessageReadEventSchema, HistoryClearedEventSchema, ContactRemovedEventSchema, MessageDeletedEventSchema, TypingEventSchema, PresenceEventSchema, SessionRevokedEventSchema, ResetEventSchema, StreamEventSchema]
 
 export const EventsQuerySchema = Type.Object({
   access_token: Type.Optional(Type.String({ description: 'The bearer token, for clients that cannot set headers (browsers\' EventSource). Never logged.' })),
