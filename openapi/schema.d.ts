@@ -350,9 +350,11 @@ export interface paths {
          *
          *     The stream starts with `retry: <ms>` and `event: ready` (data `ReadyEvent`), then sends events as they happen, and a `: ping` comment at least every SSE_HEARTBEAT_MS.
          *
-         *     Durable events (`message.created`, `message.read`, `history.cleared`, `contact.added`, `contact.removed`, `profile.updated`, `block.added`, `block.removed`, `user.deleted`) carry an `id:`, a per-user sequence number that strictly increases. Reconnect with `Last-Event-ID: <id>` (or `?lastEventId=`) to first receive every stored event after it, in order, then live ones: none is skipped or repeated. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends `event: reset` and continues live.
+         *     Durable events (`message.created`, `message.read`, `history.cleared`, `contact.added`, `contact.removed`, `profile.updated`, `message.updated`, `message.deleted`, `block.added`, `block.removed`, `user.deleted`) carry an `id:`, a per-user sequence number that strictly increases. Reconnect with `Last-Event-ID: <id>` (or `?lastEventId=`) to first receive every stored event after it, in order, then live ones: none is skipped or repeated.
          *
-         *     `presence` (never between two users one of whom has blocked the other), `session.revoked` (logout, a password change, a session revoked from another device, the account deleted), `reset` and `ready` have no id and are not replayed. After `session.revoked` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
+         *     Erasure reaches the log: once a message is gone for you (deleted for you or for everyone), your stored events that carry it (its `message.created` and `message.updated`) are erased, so a resume never replays it; ids still strictly increase, a resumed stream simply has no event for the erased ids. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends `event: reset` and continues live.
+         *
+         *     `presence` and `typing` (never between two users one of whom has blocked the other), `session.revoked` (logout, a password change, a session revoked from another device, the account deleted), `reset` and `ready` have no id and are not replayed. After `session.revoked` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
          *
          *     Each frame is one `StreamEvent`: `id` (durable events), `event` and one line of JSON `data`.
          */
@@ -493,6 +495,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message for yourself or for everyone
+         * @description Either party may delete a message for themselves (`for=me`, the default); only its sender may delete it for both (`for=everyone`). It is then gone, at once, from the history, the conversation list (`lastMessage` falls back to the previous message still visible), the unread count and search of whoever lost it; their streams get `message.deleted`, and their stored events that carried the message (`message.created`, `message.updated`) are erased, so a resume never replays it. Once neither party sees the message (deleted for everyone; or deleted or cleared by both), it is removed for good, with its file when no other message refers to the file. Deleting again is 404.
+         */
+        delete: operations["deleteMessage"];
+        options?: never;
+        head?: never;
+        /**
+         * Edit a text message you sent
+         * @description Replaces the content; the Message's `editedAt` is set (each edit moves it). History, search and the conversation list show the new text. `message.updated` (the whole Message) goes to every stream of both parties, on every instance (not to a party the message is gone for). A send retried with this message's id is still recognised by the content it was first sent with (200, the stored message as edited); the edited text under that id is 409 MESSAGE_ID_CONFLICT.
+         */
+        patch: operations["editMessage"];
+        trace?: never;
+    };
+    "/messages/{messageId}/reactions/{emoji}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * React to a message
+         * @description Adds your reaction. Either party of the conversation may react to any of its messages. Reactions are grouped by emoji, in order of first use, and each group lists its users in the order they reacted. Adding one you already added changes nothing (200, no event). Concurrent reactions to one message take turns: none is lost. `message.updated` (the whole Message) goes to every stream of both parties, on every instance (not to a party the message is gone for).
+         */
+        put: operations["addReaction"];
+        post?: never;
+        /**
+         * Remove your reaction
+         * @description Removes your reaction (a group left without users goes). Removing one you did not add changes nothing (200, no event). `message.updated` (the whole Message) goes to every stream of both parties, on every instance (not to a party the message is gone for).
+         */
+        delete: operations["removeReaction"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/conversations/{peerId}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tell the peer you are typing
+         * @description The peer's streams, on every instance, get `typing` `{ userId, typing }`: an event without id that is never stored nor replayed. `typing: true` holds for 6 s: repeat it while typing, and send `false` when you stop. At most one event a second per pair is passed on (per server instance): within a second, the first request goes at once and the last one at the end of the second, when it changes what the peer was told. Only between users who may message each other.
+         */
+        post: operations["sendTyping"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search your messages
+         * @description Text messages visible to you (not cleared, not deleted for you) whose content contains `q`, without regard to case, in any script; newest first. `peerId` narrows it to one conversation. Page back with `before` = the last id of the previous page. A query of 3 characters or more is served by a trigram index; shorter ones scan your conversations from the newest message back.
+         */
+        get: operations["searchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/files/{fileId}": {
         parameters: {
             query?: never;
@@ -528,7 +618,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "CANNOT_BLOCK_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "BLOCKED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "SESSION_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "CANNOT_BLOCK_SELF" | "NOT_EDITABLE" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "BLOCKED" | "NOT_MESSAGE_SENDER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "SESSION_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "TOO_MANY_REACTIONS" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
             /** @description The HTTP status text, e.g. "Conflict". */
             error: string;
             /** @description Human-readable explanation; for validation errors it names the offending field. */
@@ -596,6 +686,13 @@ export interface components {
             /** @description Where to download it: /files/{id}. */
             url: string;
         };
+        /** @description One reaction of a message and the users who added it. */
+        Reaction: {
+            /** @description The reaction: 1-16 Unicode code points, no whitespace or control characters. */
+            emoji: string;
+            /** @description Who reacted with it (the two parties of the conversation may react), in order of first use. */
+            userIds: string[];
+        };
         Message: {
             /**
              * Format: uuid
@@ -621,6 +718,10 @@ export interface components {
             createdAt: string;
             /** @description When the receiver first marked it read. */
             readAt: string | null;
+            /** @description When the sender last edited it (text messages only); null when never edited. */
+            editedAt: string | null;
+            /** @description Grouped by emoji, in order of first use (each user adds at most 20 different ones). */
+            reactions: components["schemas"]["Reaction"][];
         };
         Conversation: {
             peer: components["schemas"]["PublicUser"];
@@ -724,6 +825,21 @@ export interface components {
              */
             contactId: string;
         };
+        /** @description `event: message.deleted`: to the user who deleted it (`for: me`) or to both parties (`for: everyone`). The message is gone from history, the conversation list and unread counts; its earlier events are no longer replayed. */
+        MessageDeletedEvent: {
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form; accepted in any case, returned in lower case.
+             */
+            messageId: string;
+            /**
+             * Format: uuid
+             * @description The other user of the conversation, as seen by the receiver of this event.
+             */
+            peerId: string;
+            /** @description "me": deleted for you only (by you, on another device perhaps); "everyone": the sender deleted it for both of you. */
+            for: "me" | "everyone";
+        };
         /** @description `event: block.added` / `block.removed`: to the blocker's streams (their other devices). The blocked user gets no event. */
         BlockEvent: {
             /**
@@ -739,6 +855,16 @@ export interface components {
              * @description The deleted account.
              */
             userId: string;
+        };
+        /** @description `event: typing` (no id, not replayed): to the peer's streams on every instance, at most one a second per pair. */
+        TypingEvent: {
+            /**
+             * Format: uuid
+             * @description Who is typing to you.
+             */
+            userId: string;
+            /** @description True: typing; show it for 6 s unless repeated. False: stopped. */
+            typing: boolean;
         };
         /** @description `event: presence` (no id, not replayed): to everyone who has the user as a contact. */
         PresenceEvent: {
@@ -812,6 +938,18 @@ export interface components {
             event: "user.deleted";
             data: components["schemas"]["UserDeletedEvent"];
         } | {
+            /** @description Per-user sequence number; send it back as Last-Event-ID to resume. */
+            id: string;
+            /** @enum {string} */
+            event: "message.updated";
+            data: components["schemas"]["Message"];
+        } | {
+            /** @description Per-user sequence number; send it back as Last-Event-ID to resume. */
+            id: string;
+            /** @enum {string} */
+            event: "message.deleted";
+            data: components["schemas"]["MessageDeletedEvent"];
+        } | {
             /** @enum {string} */
             event: "ready";
             data: components["schemas"]["ReadyEvent"];
@@ -819,6 +957,10 @@ export interface components {
             /** @enum {string} */
             event: "presence";
             data: components["schemas"]["PresenceEvent"];
+        } | {
+            /** @enum {string} */
+            event: "typing";
+            data: components["schemas"]["TypingEvent"];
         } | {
             /** @enum {string} */
             event: "session.revoked";
@@ -2543,6 +2685,406 @@ export interface operations {
                 };
             };
             /** @description MESSAGE_NOT_FOUND: no such message, or not one of yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteMessage: {
+        parameters: {
+            query?: {
+                /** @description "me" (default): gone for you only; "everyone": gone for both of you (the sender only). */
+                for?: "me" | "everyone";
+            };
+            header?: never;
+            path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR: messageId not a UUID, or `for` neither "me" nor "everyone". */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description NOT_MESSAGE_SENDER: only the sender can delete a message for everyone. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no such message, not one of yours, or gone for you (deleted for you or for everyone, or cleared). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    editMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The new text: 1-10,000 Unicode code points, stored and returned exactly as sent. */
+                    content: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The edited message. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description VALIDATION_ERROR (messageId not a UUID; content empty, over 10,000 characters, with a NUL or an unpaired surrogate; an unknown property), INVALID_JSON, or NOT_EDITABLE: file and image messages cannot be edited. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description NOT_MESSAGE_SENDER: you received this message; only its sender can edit it. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no such message, not one of yours, or gone for you (deleted for you or for everyone, or cleared). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    addReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
+                messageId: string;
+                /** @description The reaction, URL-encoded: 1-16 Unicode code points, no whitespace or control characters (usually one emoji, e.g. %F0%9F%91%8D for 👍). Each user may add at most 20 different reactions to a message. */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message with its reactions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description VALIDATION_ERROR: messageId not a UUID, or emoji empty, over 16 code points, or with whitespace or a control character. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no such message, not one of yours, or gone for you (deleted for you or for everyone, or cleared). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description TOO_MANY_REACTIONS: you already added 20 different reactions to this message. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    removeReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
+                messageId: string;
+                /** @description The reaction, URL-encoded: 1-16 Unicode code points, no whitespace or control characters (usually one emoji, e.g. %F0%9F%91%8D for 👍). Each user may add at most 20 different reactions to a message. */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message with its reactions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description VALIDATION_ERROR: messageId not a UUID, or emoji empty, over 16 code points, or with whitespace or a control character. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no such message, not one of yours, or gone for you (deleted for you or for everyone, or cleared). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    sendTyping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The other user of the conversation. */
+                peerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description True while typing (repeat it every few seconds: it holds for 6 s), false when stopped. */
+                    typing: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Passed on (or folded into the next event of this second). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR (peerId not a UUID, typing not a boolean, an unknown property), INVALID_JSON or CANNOT_MESSAGE_SELF. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description NOT_A_CONTACT: neither of you has the other as a contact. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description USER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    searchMessages: {
+        parameters: {
+            query: {
+                /** @description Text to find anywhere in a message: 1-100 characters, compared without regard to case, in any script ("张三" finds "我是张三"). `%`, `_` and `\` are plain characters. */
+                q: string;
+                /** @description Search only the conversation with this user. */
+                peerId?: string;
+                /** @description Page back: only messages older than this one (one of your messages; 404 MESSAGE_NOT_FOUND otherwise). Pass the last id of the previous page. */
+                before?: string;
+                /** @description Page size, 1-100. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Matching messages, newest first. */
+                        messages: components["schemas"]["Message"][];
+                        /** @description True when older matches remain: ask again with before = the last id of this page. */
+                        hasMore: boolean;
+                    };
+                };
+            };
+            /** @description VALIDATION_ERROR (q empty or over 100 characters, peerId or before not a UUID, limit out of 1-100) or CANNOT_MESSAGE_SELF (peerId is you). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description USER_NOT_FOUND (peerId), or MESSAGE_NOT_FOUND: `before` is not one of your messages. */
             404: {
                 headers: {
                     [name: string]: unknown;

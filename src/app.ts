@@ -28,6 +28,7 @@ import { EventLog } from './features/events/log.ts'
 import { Outbox } from './features/events/outbox.ts'
 import { Presence } from './features/events/presence.ts'
 import eventsRoutes from './features/events/routes.ts'
+import { TypingRelay } from './features/events/typing.ts'
 import { EVENT_SCHEMAS } from './features/events/schemas.ts'
 import { EventsService } from './features/events/service.ts'
 import filesRoutes from './features/files/routes.ts'
@@ -36,7 +37,10 @@ import { LocalFileStorage } from './features/files/storage.ts'
 import healthRoutes from './features/health/routes.ts'
 import limitsRoutes from './features/limits/routes.ts'
 import { limitsOf } from './features/limits/values.ts'
+import { MessageChanges } from './features/messages/changes.ts'
+import messageChangesRoutes from './features/messages/changes-routes.ts'
 import messagesRoutes from './features/messages/routes.ts'
+import { MessageSearch } from './features/messages/search.ts'
 import { MessagesService } from './features/messages/service.ts'
 import { MessageWriter } from './features/messages/writer.ts'
 import { SessionsService } from './features/sessions/service.ts'
@@ -108,6 +112,8 @@ export async function buildApp (config: Config): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(config),
     requestTimeout: config.requestTimeoutMs,
+    // Opening the database runs its migrations: on a slow disk or a large database that takes more than the default 10 s.
+    pluginTimeout: 120_000,
     bodyLimit: 1024 * 1024,
     // Behind a proxy, the client address (request.ip, which rate limits count by) comes from X-Forwarded-For only
     // when TRUST_PROXY says which hops to trust.
@@ -155,7 +161,10 @@ export async function buildApp (config: Config): Promise<App> {
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files, blocks })
   const contacts = new ContactsService(db, outbox, presence, users)
   const writer = new MessageWriter(db, outbox, users, contacts, files)
-  const messages = new MessagesService({ db, outbox, writer, users, contacts, files })
+  const typingRelay = new TypingRelay(bus, log)
+  const messages = new MessagesService({ db, outbox, writer, users, contacts, files, typingRelay })
+  const messageChanges = new MessageChanges({ outbox, files, checkMayReact: blocks.refuseBlocked })
+  const messageSearch = new MessageSearch(db, users, files)
   const auth = new AuthService(users, sessions, app.tokens)
   const accounts = new AccountsService(outbox, users, sessions, files)
   const events = new EventsService({ eventLog, hubs, presence, bus, settings: config, log, liveSessions: sessions.live, watchersAmong: contacts.watchersAmong })
@@ -164,7 +173,10 @@ export async function buildApp (config: Config): Promise<App> {
   await presence.start()
   events.start()
   // Streams never end by themselves: end them before the server waits for connections to drain.
-  app.addHook('preClose', async () => { await events.stop() })
+  app.addHook('preClose', async () => {
+    typingRelay.stop()
+    await events.stop()
+  })
 
   await app.register(healthRoutes)
   await app.register(limitsRoutes, { limits: limitsOf(config) })
@@ -175,6 +187,7 @@ export async function buildApp (config: Config): Promise<App> {
   await app.register(contactsRoutes, { prefix: '/contacts', contacts })
   await app.register(eventsRoutes, { prefix: '/events', events })
   await app.register(messagesRoutes, { messages })
+  await app.register(messageChangesRoutes, { messages, changes: messageChanges, search: messageSearch })
   await app.register(filesRoutes, { files })
   await app.register(webPlugin, {})
   return app

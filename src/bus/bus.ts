@@ -9,6 +9,8 @@ export type BusMessage =
   | { t: 'p', u: string, o: boolean }
   /** Sessions of a user were revoked: close the streams whose session is no longer live. */
   | { t: 'r', u: string }
+  /** User `f` is typing (`y`) or stopped, to user `u`: a transient event for u's streams, never stored. */
+  | { t: 'y', u: string, f: string, y: boolean }
 
 export interface Bus {
   readonly instanceId: string

@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import type { SQL } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
@@ -54,7 +55,8 @@ export async function openDatabase ({ databaseUrl, dataDir, poolSize = 10 }: Ope
   // PGlite does not lock its directory itself: two processes on one directory corrupt it.
   const lock = acquireDirLock(join(dataDir, 'db.lock'))
   try {
-    const client = await PGlite.create(dir)
+    // Extensions are compiled in but must be named at creation; message search needs pg_trgm.
+    const client = await PGlite.create(dir, { extensions: { pg_trgm: pgTrgm } })
     const db = drizzlePglite(client, { schema }) as unknown as Db
     return {
       kind: 'pglite',

@@ -1,6 +1,6 @@
 // Every table of the service (drizzle-kit generates migrations/ from this file).
 import { sql } from 'drizzle-orm'
-import { bigint, bigserial, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
 
@@ -57,10 +57,13 @@ export const events = pgTable('events', {
   type: text('type').notNull(),
   // The event's data as the exact JSON line sent on the stream.
   data: text('data').notNull(),
+  // The message an event carries (message.created, message.updated), so that erasing a message finds its events.
+  messageId: uuid('message_id'),
   createdAt: createdAt()
 }, (t) => [
   primaryKey({ columns: [t.userId, t.id] }),
-  index('events_created_at_idx').on(t.createdAt)
+  index('events_created_at_idx').on(t.createdAt),
+  index('events_message_id_idx').on(t.messageId).where(sql`${t.messageId} is not null`)
 ])
 
 /** One row per server instance, renewed while it lives; presence of a silent instance expires. */
@@ -100,12 +103,25 @@ export const messages = pgTable('messages', {
   content: text('content'),
   fileId: uuid('file_id').references(() => files.id),
   createdAt: createdAt(),
-  readAt: timestamp('read_at', { withTimezone: true, mode: 'date' })
+  readAt: timestamp('read_at', { withTimezone: true, mode: 'date' }),
+  editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
+  // SHA-256 of the content as first sent, kept once edited: a retry of the first send is still recognised.
+  originalSha256: text('original_sha256'),
+  // [{ emoji, userIds }] in order of first use: read with the message, no join.
+  reactions: jsonb('reactions').$type<Array<{ emoji: string, userIds: string[] }>>().notNull().default(sql`'[]'::jsonb`)
 }, (t) => [
   index('messages_pair_seq_idx').on(t.pairLo, t.pairHi, t.seq),
+  // Substring search in any script (trigrams of CJK text are hashed); needs the pg_trgm extension.
+  index('messages_content_trgm_idx').using('gin', sql`${t.content} gin_trgm_ops`),
   index('messages_unread_idx').on(t.receiverId, t.senderId, t.seq).where(sql`${t.readAt} is null`),
   index('messages_file_id_idx').on(t.fileId).where(sql`${t.fileId} is not null`)
 ])
+
+/** Messages deleted for one user only (DELETE /messages/{id}?for=me): hidden from that user's views. */
+export const messageHidden = pgTable('message_hidden', {
+  messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' })
+}, (t) => [primaryKey({ columns: [t.messageId, t.userId] })])
 
 /** Each user's view of a conversation: latest activity, and up to which message they cleared it. */
 export const conversations = pgTable('conversations', {

@@ -60,6 +60,12 @@ export const FileRefSchema = Type.Object({
 }, { $id: 'FileRef' })
 export type FileRef = Static<typeof FileRefSchema>
 
+export const ReactionSchema = Type.Object({
+  emoji: Type.String({ minLength: 1, maxLength: 16, description: 'The reaction: 1-16 Unicode code points, no whitespace or control characters.' }),
+  userIds: Type.Array(Uuid(), { minItems: 1, maxItems: 2, description: 'Who reacted with it (the two parties of the conversation may react), in order of first use.' })
+}, { $id: 'Reaction', description: 'One reaction of a message and the users who added it.' })
+export type Reaction = Static<typeof ReactionSchema>
+
 export const MessageSchema = Type.Object({
   id: Uuid(),
   senderId: Uuid(),
@@ -68,7 +74,9 @@ export const MessageSchema = Type.Object({
   content: Type.Union([Type.String(), Type.Null()], { description: 'Text messages only.' }),
   file: Type.Union([ref(FileRefSchema), Type.Null()], { description: 'File and image messages only.' }),
   createdAt: Timestamp(),
-  readAt: Type.Union([Timestamp(), Type.Null()], { description: 'When the receiver first marked it read.' })
+  readAt: Type.Union([Timestamp(), Type.Null()], { description: 'When the receiver first marked it read.' }),
+  editedAt: Type.Union([Timestamp(), Type.Null()], { description: 'When the sender last edited it (text messages only); null when never edited.' }),
+  reactions: Type.Array(ref(ReactionSchema), { maxItems: 40, description: 'Grouped by emoji, in order of first use (each user adds at most 20 different ones).' })
 }, { $id: 'Message' })
 export type Message = Static<typeof MessageSchema>
 
@@ -107,4 +115,4 @@ export const LimitsSchema = Type.Object({
 }, { $id: 'Limits', description: 'What this server accepts, from its configuration: check before sending.' })
 export type Limits = Static<typeof LimitsSchema>
 
-export const MODEL_SCHEMAS = [UserSchema, PublicUserSchema, ContactSchema, SessionSchema, FileRefSchema, MessageSchema, ConversationSchema, SessionInfoSchema, LimitsSchema]
+export const MODEL_SCHEMAS = [UserSchema, PublicUserSchema, ContactSchema, SessionSchema, FileRefSchema, ReactionSchema, MessageSchema, ConversationSchema, SessionInfoSchema, LimitsSchema]

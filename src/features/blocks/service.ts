@@ -40,6 +40,11 @@ export class BlocksService {
     return (await blockedEitherAmong(this.db, a, [b])).has(b)
   }
 
+  /** 403 BLOCKED when either of the two has blocked the other (read through `db`, a transaction, when given). */
+  readonly refuseBlocked = async (a: string, b: string, db: Db = this.db): Promise<void> => {
+    if ((await blockedEitherAmong(db, a, [b])).has(b)) fail('BLOCKED')
+  }
+
   /** Those of `others` between whom and `userId` there is a block either way (each shows offline to the other). */
   async blockedEitherAmong (userId: string, others: string[], db: Db = this.db): Promise<Set<string>> {
     return blockedEitherAmong(db, userId, others)

@@ -30,7 +30,7 @@ export class Outbox {
     let stored: StoredEvent[] = []
     const result = await this.db.transaction(async (tx) => {
       const drafts: EventDraft[] = []
-      const emit: Emit = (userId, type, data) => { drafts.push({ userId, type, data: serializers[type](data) }) }
+      const emit: Emit = (userId, type, data) => { drafts.push({ userId, type, data: serializers[type](data), messageId: carriedMessage(type, data) }) }
       const value = await work(tx, emit)
       stored = await appendEvents(tx, drafts, (events) => events.length > 0 ? this.bus.notifyInTx(tx, { t: 'e', u: newestPerUser(events) }) : Promise.resolve())
       return value
@@ -38,6 +38,11 @@ export class Outbox {
     this.hubs.offer(stored)
     return result
   }
+}
+
+/** The message whose content an event carries: erasing that message for a user erases the event too. */
+function carriedMessage (type: DurableEventType, data: unknown): string | null {
+  return type === 'message.created' || type === 'message.updated' ? (data as { id: string }).id : null
 }
 
 function newestPerUser (events: StoredEvent[]): Array<[string, number]> {

@@ -1,5 +1,5 @@
 // Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
-import { asc, eq, lt, min, sql } from 'drizzle-orm'
+import { and, asc, eq, lt, min, sql } from 'drizzle-orm'
 import { anyUuid, array } from '../../db/arrays.ts'
 import { type Db, queryRows } from '../../db/client.ts'
 import { events, users } from '../../db/schema.ts'
@@ -9,7 +9,15 @@ export interface EventDraft {
   type: string
   /** The data as one line of JSON. */
   data: string
+  /** The message the event carries, if any: erasing the message erases the event (eraseMessageEvents). */
+  messageId?: string | null
 }
+
+/**
+ * The type of an erased event's row: it keeps its id (so a user's ids stay without holes, and a jump on
+ * replay still means pruning) but carries nothing, and streams skip it.
+ */
+export const ERASED = 'erased'
 
 export interface StoredEvent extends EventDraft {
   id: number
@@ -54,12 +62,26 @@ export async function appendEvents (tx: Db, drafts: EventDraft[], alongside: (st
     nextId.set(draft.userId, id + 1)
     return { ...draft, id }
   })
-  writes.push(tx.execute(sql`insert into ${events} (user_id, id, type, data)
+  writes.push(tx.execute(sql`insert into ${events} (user_id, id, type, data, message_id)
     select * from unnest(${array(stored.map((e) => e.userId), 'uuid')}, ${array(stored.map((e) => e.id), 'bigint')},
-      ${array(stored.map((e) => e.type), 'text')}, ${array(stored.map((e) => e.data), 'text')})`))
+      ${array(stored.map((e) => e.type), 'text')}, ${array(stored.map((e) => e.data), 'text')},
+      ${array(stored.map((e) => e.messageId ?? null), 'uuid')})`))
   writes.push(alongside(stored))
   await Promise.all(writes)
   return stored
+}
+
+/**
+ * Erases from one user's replayable log every event that carries one of these messages (their content, or
+ * the message itself): the rows stay as content-free placeholders of type ERASED that no stream sends.
+ * For messages gone for that user: deleted for them or for everyone, or cleared.
+ */
+export async function eraseMessageEvents (tx: Db, userId: string, messageIds: string[]): Promise<number> {
+  if (messageIds.length === 0) return 0
+  const erased = await tx.update(events).set({ type: ERASED, data: '{}', messageId: null })
+    .where(and(eq(events.userId, userId), anyUuid(events.messageId, messageIds)))
+    .returning({ id: events.id })
+  return erased.length
 }
 
 export interface EventRead {

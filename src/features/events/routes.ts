@@ -10,9 +10,11 @@ const DESCRIPTION = `Opens the caller's event stream (\`text/event-stream\`). A 
 
 The stream starts with \`retry: <ms>\` and \`event: ready\` (data \`ReadyEvent\`), then sends events as they happen, and a \`: ping\` comment at least every SSE_HEARTBEAT_MS.
 
-Durable events (\`message.created\`, \`message.read\`, \`history.cleared\`, \`contact.added\`, \`contact.removed\`, \`profile.updated\`, \`block.added\`, \`block.removed\`, \`user.deleted\`) carry an \`id:\`, a per-user sequence number that strictly increases. Reconnect with \`Last-Event-ID: <id>\` (or \`?lastEventId=\`) to first receive every stored event after it, in order, then live ones: none is skipped or repeated. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends \`event: reset\` and continues live.
+Durable events (\`message.created\`, \`message.read\`, \`history.cleared\`, \`contact.added\`, \`contact.removed\`, \`profile.updated\`, \`message.updated\`, \`message.deleted\`, \`block.added\`, \`block.removed\`, \`user.deleted\`) carry an \`id:\`, a per-user sequence number that strictly increases. Reconnect with \`Last-Event-ID: <id>\` (or \`?lastEventId=\`) to first receive every stored event after it, in order, then live ones: none is skipped or repeated.
 
-\`presence\` (never between two users one of whom has blocked the other), \`session.revoked\` (logout, a password change, a session revoked from another device, the account deleted), \`reset\` and \`ready\` have no id and are not replayed. After \`session.revoked\` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
+Erasure reaches the log: once a message is gone for you (deleted for you or for everyone), your stored events that carry it (its \`message.created\` and \`message.updated\`) are erased, so a resume never replays it; ids still strictly increase, a resumed stream simply has no event for the erased ids. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends \`event: reset\` and continues live.
+
+\`presence\` and \`typing\` (never between two users one of whom has blocked the other), \`session.revoked\` (logout, a password change, a session revoked from another device, the account deleted), \`reset\` and \`ready\` have no id and are not replayed. After \`session.revoked\` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
 
 Each frame is one \`StreamEvent\`: \`id\` (durable events), \`event\` and one line of JSON \`data\`.`
 

@@ -35,6 +35,18 @@ export const UserDeletedEventSchema = Type.Object({
   userId: Uuid('The deleted account.')
 }, { $id: 'UserDeletedEvent', description: '`event: user.deleted`: to everyone who had the user as a contact, had a conversation with them or had blocked them. Drop the user from contacts, conversations, blocks and history: none of it exists any more.' })
 export type UserDeletedEvent = Static<typeof UserDeletedEventSchema>
+export const MessageDeletedEventSchema = Type.Object({
+  messageId: Uuid(),
+  peerId: Uuid('The other user of the conversation, as seen by the receiver of this event.'),
+  for: Type.Union([Type.Literal('me'), Type.Literal('everyone')], { description: '"me": deleted for you only (by you, on another device perhaps); "everyone": the sender deleted it for both of you.' })
+}, { $id: 'MessageDeletedEvent', description: '`event: message.deleted`: to the user who deleted it (`for: me`) or to both parties (`for: everyone`). The message is gone from history, the conversation list and unread counts; its earlier events are no longer replayed.' })
+export type MessageDeletedEvent = Static<typeof MessageDeletedEventSchema>
+
+export const TypingEventSchema = Type.Object({
+  userId: Uuid('Who is typing to you.'),
+  typing: Type.Boolean({ description: 'True: typing; show it for 6 s unless repeated. False: stopped.' })
+}, { $id: 'TypingEvent', description: '`event: typing` (no id, not replayed): to the peer\'s streams on every instance, at most one a second per pair.' })
+export type TypingEvent = Static<typeof TypingEventSchema>
 
 export const PresenceEventSchema = Type.Object({
   userId: Uuid(),
@@ -63,7 +75,9 @@ export const DURABLE_EVENTS = {
   'profile.updated': UserSchema,
   'block.added': BlockEventSchema,
   'block.removed': BlockEventSchema,
-  'user.deleted': UserDeletedEventSchema
+  'user.deleted': UserDeletedEventSchema,
+  'message.updated': MessageSchema,
+  'message.deleted': MessageDeletedEventSchema
 } satisfies Record<string, TSchema>
 
 export type DurableEventType = keyof typeof DURABLE_EVENTS
@@ -72,6 +86,7 @@ export type DurableEventData = { [K in DurableEventType]: Static<(typeof DURABLE
 const TRANSIENT_EVENTS = {
   ready: ReadyEventSchema,
   presence: PresenceEventSchema,
+  typing: TypingEventSchema,
   'session.revoked': SessionRevokedEventSchema,
   reset: ResetEventSchema
 }
@@ -89,7 +104,7 @@ export const StreamEventSchema = Type.Union([
   }))
 ], { $id: 'StreamEvent', description: 'A Server-Sent Events frame: `id:` (durable events only), `event:` and one line of JSON `data:`.' })
 
-export const EVENT_SCHEMAS = [ReadyEventSchema, MessageReadEventSchema, HistoryClearedEventSchema, ContactRemovedEventSchema, BlockEventSchema, UserDeletedEventSchema, PresenceEventSchema, SessionRevokedEventSchema, ResetEventSchema, StreamEventSchema]
+export const EVENT_SCHEMAS = [ReadyEventSchema, MessageReadEventSchema, HistoryClearedEventSchema, ContactRemovedEventSchema, MessageDeletedEventSchema, BlockEventSchema, UserDeletedEventSchema, TypingEventSchema, PresenceEventSchema, SessionRevokedEventSchema, ResetEventSchema, StreamEventSchema]
 
 export const EventsQuerySchema = Type.Object({
   access_token: Type.Optional(Type.String({ description: 'The bearer token, for clients that cannot set headers (browsers\' EventSource). Never logged.' })),

@@ -166,6 +166,9 @@ export class EventsService {
       case 'r':
         this.checkSessions(message.u).catch(fail)
         break
+      case 'y':
+        this.sendTyping(message.u, message.f, message.y)
+        break
     }
   }
 
@@ -177,6 +180,11 @@ export class EventsService {
     for (const ownerId of watchers) {
       for (const stream of this.hubs.streamsOf(ownerId)) stream.sendTransient('presence', data)
     }
+  }
+
+  private sendTyping (toId: string, fromId: string, typing: boolean): void {
+    const data = JSON.stringify({ userId: fromId, typing })
+    for (const stream of this.hubs.streamsOf(toId)) stream.sendTransient('typing', data)
   }
 
   private async checkSessions (userId: string): Promise<void> {

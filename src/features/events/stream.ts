@@ -2,7 +2,7 @@
 // and when it falls behind (client not reading, or a gap) re-reads what it missed from the database.
 import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
-import type { StoredEvent } from './repository.ts'
+import { ERASED, type StoredEvent } from './repository.ts'
 
 const PAGE = 500
 
@@ -18,6 +18,8 @@ export interface EventStreamOptions {
 }
 
 function frame (event: StoredEvent): string {
+  // An erased event keeps its id in the log but is never sent: the client sees no event for that id.
+  if (event.type === ERASED) return ''
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`
 }
 
@@ -114,7 +116,8 @@ export class EventStream {
 
   private writeEvent (event: StoredEvent): void {
     this.lastSent = event.id
-    this.write(frame(event))
+    const text = frame(event)
+    if (text !== '') this.write(text)
   }
 
   private write (chunk: string): void {

@@ -1,4 +1,5 @@
 // A stored message row as the API's Message.
+import { createHash } from 'node:crypto'
 import type { Message } from '../../schemas/models.ts'
 import type { FilesService } from '../files/service.ts'
 import type { MessageRow } from './repository.ts'
@@ -12,6 +13,13 @@ export function toMessage (row: MessageRow, files: Pick<FilesService, 'toRef'>):
     content: row.content,
     file: row.fileId === null ? null : files.toRef({ id: row.fileId, name: row.fileName!, size: row.fileSize!, mimeType: row.fileMimeType! }),
     createdAt: row.createdAt.toISOString(),
-    readAt: row.readAt?.toISOString() ?? null
+    readAt: row.readAt?.toISOString() ?? null,
+    editedAt: row.editedAt?.toISOString() ?? null,
+    reactions: row.reactions
   }
+}
+
+/** What an edited message keeps of its first content: enough to recognise a retry of the first send. */
+export function contentSha256 (content: string): string {
+  return createHash('sha256').update(content, 'utf8').digest('hex')
 }

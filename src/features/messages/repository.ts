@@ -2,7 +2,8 @@
 import { and, desc, eq, gt, isNull, lt, lte, sql } from 'drizzle-orm'
 import { anyUuid, array } from '../../db/arrays.ts'
 import { type Db, queryRows } from '../../db/client.ts'
-import { conversations, files, messages, users } from '../../db/schema.ts'
+import { conversations, files, messageHidden, messages, users } from '../../db/schema.ts'
+import type { Reaction } from '../../schemas/models.ts'
 
 export type MessageKind = 'text' | 'file' | 'image'
 
@@ -15,6 +16,10 @@ export interface MessageRow {
   content: string | null
   createdAt: Date
   readAt: Date | null
+  editedAt: Date | null
+  /** SHA-256 (hex) of the content as first sent, once edited. */
+  originalSha256: string | null
+  reactions: Reaction[]
   fileId: string | null
   fileName: string | null
   fileSize: number | null
@@ -22,7 +27,7 @@ export interface MessageRow {
   fileSha256: string | null
 }
 
-const messageColumns = {
+export const messageColumns = {
   id: messages.id,
   seq: messages.seq,
   senderId: messages.senderId,
@@ -31,6 +36,9 @@ const messageColumns = {
   content: messages.content,
   createdAt: messages.createdAt,
   readAt: messages.readAt,
+  editedAt: messages.editedAt,
+  originalSha256: messages.originalSha256,
+  reactions: messages.reactions,
   fileId: files.id,
   fileName: files.name,
   fileSize: files.size,
@@ -41,6 +49,11 @@ const messageColumns = {
 /** The two users of a conversation in a fixed order: one index row range serves both directions. */
 export function pairOf (a: string, b: string): [string, string] {
   return a < b ? [a, b] : [b, a]
+}
+
+/** The message is not deleted for this user alone (DELETE ?for=me). */
+export function notHiddenFor (userId: string) {
+  return sql`not exists (select 1 from ${messageHidden} where ${messageHidden.messageId} = ${messages.id} and ${messageHidden.userId} = ${userId})`
 }
 
 function inPair (a: string, b: string) {
@@ -75,10 +88,10 @@ export async function findClearedSeq (db: Db, ownerId: string, peerId: string): 
   return row?.clearedSeq ?? 0
 }
 
-/** Newest first: messages of the pair with afterSeq < seq (< beforeSeq), by the (pair_lo, pair_hi, seq) index. */
+/** Newest first: messages of the pair with afterSeq < seq (< beforeSeq) not deleted for `a`, by the (pair_lo, pair_hi, seq) index. */
 export async function listHistory (db: Db, a: string, b: string, page: { afterSeq: number, beforeSeq: number | undefined, limit: number }): Promise<MessageRow[]> {
   return db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId))
-    .where(and(inPair(a, b), gt(messages.seq, page.afterSeq), page.beforeSeq === undefined ? undefined : lt(messages.seq, page.beforeSeq)))
+    .where(and(inPair(a, b), gt(messages.seq, page.afterSeq), page.beforeSeq === undefined ? undefined : lt(messages.seq, page.beforeSeq), notHiddenFor(a)))
     .orderBy(desc(messages.seq))
     .limit(page.limit)
 }
@@ -89,15 +102,22 @@ export interface ConversationRow {
   unreadCount: number
 }
 
-/** The owner's conversations by latest activity, with the last visible message and the unread count: one query. */
+/** The owner's conversations by latest activity, with the last visible message and the unread count (deleted and cleared messages left out): one query. */
 export async function listConversations (db: Db, ownerId: string): Promise<ConversationRow[]> {
   // Served by the partial index on unread messages (receiver_id, sender_id, seq).
   const unread = sql<number>`(select count(*) from ${messages} as u
-    where u.receiver_id = ${ownerId} and u.sender_id = ${conversations.peerId} and u.read_at is null and u.seq > ${conversations.clearedSeq})`
+    where u.receiver_id = ${ownerId} and u.sender_id = ${conversations.peerId} and u.read_at is null and u.seq > ${conversations.clearedSeq}
+      and not exists (select 1 from ${messageHidden} as h where h.message_id = u.id and h.user_id = ${ownerId}))`
+  // The newest message still visible to the owner (not cleared, not deleted for them): walks the pair index back from the top.
+  const lastVisible = sql`(select v.seq from ${messages} as v
+    where v.pair_lo = least(${conversations.ownerId}, ${conversations.peerId}) and v.pair_hi = greatest(${conversations.ownerId}, ${conversations.peerId})
+      and v.seq > ${conversations.clearedSeq}
+      and not exists (select 1 from ${messageHidden} as h where h.message_id = v.id and h.user_id = ${ownerId})
+    order by v.seq desc limit 1)`
   const rows = await db.select({ ...messageColumns, peerId: conversations.peerId, username: users.username, avatarUrl: users.avatarUrl, unreadCount: unread.mapWith(Number) })
     .from(conversations)
     .innerJoin(users, eq(users.id, conversations.peerId))
-    .leftJoin(messages, and(eq(messages.seq, conversations.lastSeq), gt(conversations.lastSeq, conversations.clearedSeq)))
+    .leftJoin(messages, and(gt(conversations.lastSeq, conversations.clearedSeq), eq(messages.seq, lastVisible)))
     .leftJoin(files, eq(files.id, messages.fileId))
     .where(and(eq(conversations.ownerId, ownerId), gt(conversations.lastSeq, 0)))
     .orderBy(desc(conversations.lastSeq))

@@ -6,6 +6,7 @@ import { fail } from '../../errors.ts'
 import type { Conversation, Message } from '../../schemas/models.ts'
 import type { ContactsService } from '../contacts/service.ts'
 import type { Outbox } from '../events/outbox.ts'
+import type { TypingRelay } from '../events/typing.ts'
 import type { FilesService } from '../files/service.ts'
 import type { UsersService } from '../users/service.ts'
 import { toMessage } from './present.ts'
@@ -22,6 +23,7 @@ export interface MessagesDependencies {
   users: UsersService
   contacts: ContactsService
   files: FilesService
+  typingRelay: TypingRelay
 }
 
 export class MessagesService {
@@ -31,9 +33,10 @@ export class MessagesService {
   private readonly users: UsersService
   private readonly contacts: ContactsService
   private readonly files: FilesService
+  private readonly typingRelay: TypingRelay
 
   constructor (deps: MessagesDependencies) {
-    ({ db: this.db, outbox: this.outbox, writer: this.writer, users: this.users, contacts: this.contacts, files: this.files } = deps)
+    ({ db: this.db, outbox: this.outbox, writer: this.writer, users: this.users, contacts: this.contacts, files: this.files, typingRelay: this.typingRelay } = deps)
   }
 
   async sendText (senderId: string, peerId: string, input: { id?: string, content: string }): Promise<SendResult> {
@@ -46,6 +49,12 @@ export class MessagesService {
     await this.checkMaySend(senderId, peerId)
     const upload = await this.files.receive(parts, kind)
     return this.writer.send({ senderId, peerId, id: upload.id, kind, content: null, upload })
+  }
+
+  /** Tells the peer's streams that the caller is (or stopped) typing: only between users who may message each other. */
+  async typing (userId: string, peerId: string, typing: boolean): Promise<void> {
+    await this.checkMaySend(userId, peerId)
+    this.typingRelay.offer(userId, peerId, typing)
   }
 
   /**

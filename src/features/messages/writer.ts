@@ -11,7 +11,7 @@ import type { ContactsService } from '../contacts/service.ts'
 import type { Outbox } from '../events/outbox.ts'
 import type { FilesService, ReceivedUpload } from '../files/service.ts'
 import type { UsersService } from '../users/service.ts'
-import { toMessage } from './present.ts'
+import { contentSha256, toMessage } from './present.ts'
 import { findMessages, insertMessages, type MessageKind, type MessageRow } from './repository.ts'
 
 export interface Send {
@@ -34,13 +34,20 @@ export interface SendResult {
 
 /**
  * The idempotency rule: a stored message answers a send with the same id when it is the same send (same sender,
- * peer and kind, and the same text, or the same file by name, size and SHA-256); otherwise the id is in conflict.
+ * peer and kind, and the same text as first sent (even if edited since), or the same file by name, size and
+ * SHA-256); otherwise the id is in conflict.
  */
 function settle (stored: MessageRow, send: Send, files: FilesService): SendResult | Error {
   const same = stored.senderId === send.senderId && stored.receiverId === send.peerId && stored.kind === send.kind && (send.upload === undefined
-    ? stored.content === send.content
+    ? sameAsFirstSent(stored, send.content)
     : stored.fileName === send.upload.name && stored.fileSize === send.upload.staged.size && stored.fileSha256 === send.upload.staged.sha256)
   return same ? { message: toMessage(stored, files), created: false } : new AppError('MESSAGE_ID_CONFLICT')
+}
+
+/** An edited message is compared with the content it was first sent with (by its SHA-256), not with the edit. */
+function sameAsFirstSent (stored: MessageRow, content: string | null): boolean {
+  if (stored.originalSha256 === null || content === null) return stored.content === content
+  return contentSha256(content) === stored.originalSha256
 }
 
 /** Rolls a file send back when its id turns out to be taken (a concurrent send with the same id won). */
@@ -125,6 +132,9 @@ export class MessageWriter {
             content: send.content,
             createdAt: row.createdAt,
             readAt: null,
+            editedAt: null,
+            originalSha256: null,
+            reactions: [],
             fileId: file?.id ?? null,
             fileName: file?.name ?? null,
             fileSize: file?.size ?? null,

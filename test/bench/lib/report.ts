@@ -4,6 +4,7 @@ import type { HelloResult } from '../stages/hello.ts'
 import type { HistoryResult } from '../stages/history.ts'
 import type { IdleResult } from '../stages/idle.ts'
 import type { PostgresResult } from '../stages/postgres.ts'
+import type { SearchResult } from '../stages/search.ts'
 
 export type Failed = { error: string }
 export interface StageResults {
@@ -13,6 +14,7 @@ export interface StageResults {
   D2?: DeliveryResult | Failed
   C?: IdleResult | Failed
   Q?: HistoryResult | Failed
+  S?: SearchResult | Failed
 }
 
 export interface Target {
@@ -40,7 +42,9 @@ export function ratios (stages: StageResults) {
   return {
     dOverP: div(d?.closed.deliveredPerSec, p?.insertsPerSec),
     dOverH: div(d?.closed.deliveredPerSec, h?.reqPerSec),
-    d2OverD: div(d2?.closed.deliveredPerSec, d?.closed.deliveredPerSec)
+    d2OverD: div(d2?.closed.deliveredPerSec, d?.closed.deliveredPerSec),
+    /** How many times a 3-character search page costs a history page (newest pages). */
+    qOverS: div(ok(stages.Q)?.first.pagesPerSec, ok(stages.S)?.three.first.pagesPerSec)
   }
 }
 
@@ -64,7 +68,8 @@ export function targets (stages: StageResults): Target[] {
     { name: 'D lost + duplicated + out of order', value: faults(d), goal: '= 0', met: faults(d) === undefined ? undefined : faults(d) === 0 },
     { name: 'D2 lost + duplicated + out of order', value: faults(d2), goal: '= 0', met: faults(d2) === undefined ? undefined : faults(d2) === 0 },
     { name: 'C idle streams per GiB', value: c?.streamsPerGiB, goal: '>= 50,000', met: atLeast(c?.streamsPerGiB, 50_000) },
-    { name: 'Q first page vs deep page (faster/slower)', value: q?.spread, goal: '<= 2', met: atMost(q?.spread, 2) }
+    { name: 'Q first page vs deep page (faster/slower)', value: q?.spread, goal: '<= 2', met: atMost(q?.spread, 2) },
+    { name: 'Q/S (history page over 3-char search page)', value: r.qOverS, goal: '<= 3', met: atMost(r.qOverS, 3) }
   ]
 }
 
@@ -130,6 +135,18 @@ export function renderTable (stages: StageResults): string {
         ['Q  first page pages/s', int(q.first.pagesPerSec), `${int(q.rows)} messages in the conversation, ${q.connections} connections, p99 ${ms(q.first.latencyP99Ms)}`],
         ['Q  deep page pages/s', int(q.deep.pagesPerSec), `before a message ${int(q.deep.depth)} back, p99 ${ms(q.deep.latencyP99Ms)}`]
       )
+    }
+  }
+  if (stages.S !== undefined) {
+    const s = ok(stages.S)
+    if (s === undefined) failed('S  search pages/s', stages.S)
+    else {
+      for (const run of [s.three, s.one]) {
+        rows.push(
+          [`S  "${run.query}" first page pages/s`, int(run.first.pagesPerSec), `${int(s.rows)} messages, ${s.pageSize} a page, ${s.connections} connections, p99 ${ms(run.first.latencyP99Ms)}`],
+          [`S  "${run.query}" deep page pages/s`, int(run.deep.pagesPerSec), `before a message ${int(s.depth)} back, p99 ${ms(run.deep.latencyP99Ms)}`]
+        )
+      }
     }
   }
   const targetRows = targets(stages).map((t) => [

@@ -3,7 +3,7 @@
 // for a deep page (`before` a message 90% of the way back).
 import autocannon from 'autocannon'
 import postgres from 'postgres'
-import { Api } from '../lib/api.ts'
+import { Api, type BenchUser } from '../lib/api.ts'
 import { type StageContext, warmupSeconds } from '../lib/context.ts'
 import { type Server, startChatServer } from '../lib/processes.ts'
 
@@ -24,7 +24,7 @@ export interface HistoryResult {
   spread: number
 }
 
-async function load (url: string, token: string, connections: number, seconds: number): Promise<PageLoad> {
+export async function load (url: string, token: string, connections: number, seconds: number): Promise<PageLoad> {
   const options = { url, connections, pipelining: 1, headers: { authorization: `Bearer ${token}` } }
   await autocannon({ ...options, duration: warmupSeconds(seconds) })
   const result = await autocannon({ ...options, duration: seconds })
@@ -36,6 +36,50 @@ async function load (url: string, token: string, connections: number, seconds: n
   }
 }
 
+export interface SeededConversation {
+  reader: BenchUser
+  peerId: string
+  lo: string
+  hi: string
+  seedSeconds: number
+}
+
+/**
+ * Registers two users through the API and writes a conversation of BENCH_HISTORY_ROWS messages between them
+ * straight into the database (content "history message number <n>"). Shared by Q and S.
+ */
+export async function seedConversation (ctx: StageContext, sql: postgres.Sql, api: Api, prefix: string): Promise<SeededConversation> {
+  const rows = ctx.settings.historyRows
+  const [reader, peer] = await api.registerMany(prefix, 2)
+  await api.addContact(reader!, peer!)
+  const [a, b] = [reader!.id, peer!.id]
+  const [lo, hi] = a < b ? [a, b] : [b, a]
+
+  ctx.log(`seeding a conversation of ${rows.toLocaleString('en-US')} messages`)
+  const seedStart = performance.now()
+  // Rows come out of generate_series in order, so seq (the table's default) follows g. Alternating
+  // senders, timestamps 10 ms apart, all read except the newest 20.
+  await sql`
+    insert into messages (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, created_at, read_at)
+    select gen_random_uuid(),
+           case when g % 2 = 0 then ${a}::uuid else ${b}::uuid end,
+           case when g % 2 = 0 then ${b}::uuid else ${a}::uuid end,
+           ${lo}::uuid, ${hi}::uuid, 'text', 'history message number ' || g,
+           t, case when g <= ${rows - 20} then t end
+    from generate_series(1, ${rows}::int) g,
+         lateral (select now() - make_interval(secs => (${rows}::int - g) * 0.01) as t) ts
+    order by g`
+  const [lastRow] = await sql<Array<{ last: string }>>`select max(seq)::text as last from messages where pair_lo = ${lo} and pair_hi = ${hi}`
+  const last = lastRow!.last
+  await sql`
+    insert into conversations (owner_id, peer_id, last_seq) values (${a}, ${b}, ${last}::bigint), (${b}, ${a}, ${last}::bigint)
+    on conflict (owner_id, peer_id) do update set last_seq = excluded.last_seq`
+  await sql`analyze messages`
+  const seedSeconds = (performance.now() - seedStart) / 1000
+  ctx.log(`seeded in ${seedSeconds.toFixed(1)} s`)
+  return { reader: reader!, peerId: b, lo, hi, seedSeconds }
+}
+
 export async function runHistory (ctx: StageContext): Promise<HistoryResult> {
   const { settings } = ctx
   const rows = settings.historyRows
@@ -45,46 +89,19 @@ export async function runHistory (ctx: StageContext): Promise<HistoryResult> {
   try {
     server = await startChatServer('server', { databaseUrl: ctx.db.url, jwtSecret: ctx.jwtSecret, dataDir: ctx.dataDir, nodeArgs: settings.serverNodeArgs })
     api = new Api(server.url)
-    const [reader, peer] = await api.registerMany('q', 2)
-    await api.addContact(reader!, peer!)
-    const [a, b] = [reader!.id, peer!.id]
-    const [lo, hi] = a < b ? [a, b] : [b, a]
-
-    ctx.log(`seeding a conversation of ${rows.toLocaleString('en-US')} messages`)
-    const seedStart = performance.now()
-    // Rows come out of generate_series in order, so seq (the table's default) follows g. Alternating
-    // senders, timestamps 10 ms apart, all read except the newest 20.
-    await sql`
-      insert into messages (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, created_at, read_at)
-      select gen_random_uuid(),
-             case when g % 2 = 0 then ${a}::uuid else ${b}::uuid end,
-             case when g % 2 = 0 then ${b}::uuid else ${a}::uuid end,
-             ${lo}::uuid, ${hi}::uuid, 'text', 'history message number ' || g,
-             t, case when g <= ${rows - 20} then t end
-      from generate_series(1, ${rows}::int) g,
-           lateral (select now() - make_interval(secs => (${rows}::int - g) * 0.01) as t) ts
-      order by g`
-    const [lastRow] = await sql<Array<{ last: string }>>`select max(seq)::text as last from messages where pair_lo = ${lo} and pair_hi = ${hi}`
-    const last = lastRow!.last
-    await sql`
-      insert into conversations (owner_id, peer_id, last_seq) values (${a}, ${b}, ${last}::bigint), (${b}, ${a}, ${last}::bigint)
-      on conflict (owner_id, peer_id) do update set last_seq = excluded.last_seq`
-    await sql`analyze messages`
-    const seedSeconds = (performance.now() - seedStart) / 1000
-    ctx.log(`seeded in ${seedSeconds.toFixed(1)} s`)
-
+    const { reader, lo, hi, peerId: b, seedSeconds } = await seedConversation(ctx, sql, api, 'q')
     const depth = Math.floor(rows * 0.9)
     const [deepRow] = await sql<Array<{ id: string }>>`select id from messages where pair_lo = ${lo} and pair_hi = ${hi} order by seq desc offset ${depth} limit 1`
     const firstPath = `/conversations/${b}/messages`
     const deepPath = `${firstPath}?before=${deepRow!.id}`
     for (const path of [firstPath, deepPath]) {
-      const check = await api.call('GET', path, undefined, reader!.token)
+      const check = await api.call('GET', path, undefined, reader.token)
       if (check.status !== 200 || !Array.isArray(check.json?.messages) || check.json.messages.length === 0) {
         throw new Error(`GET ${path}: ${check.status} ${JSON.stringify(check.json).slice(0, 200)}`)
       }
     }
-    const first = await load(`${server.url}${firstPath}`, reader!.token, settings.connections, settings.seconds)
-    const deep = await load(`${server.url}${deepPath}`, reader!.token, settings.connections, settings.seconds)
+    const first = await load(`${server.url}${firstPath}`, reader.token, settings.connections, settings.seconds)
+    const deep = await load(`${server.url}${deepPath}`, reader.token, settings.connections, settings.seconds)
     const rates = [first.pagesPerSec, deep.pagesPerSec]
     return {
       rows,

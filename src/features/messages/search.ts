@@ -1,0 +1,71 @@
+// Searching the caller's visible text messages: case-insensitive substring match in any script, newest first,
+// paged by a message id. Runs per conversation of the caller (one, with peerId), each by the pair index or the
+// trigram index, whichever the planner finds cheaper for the query.
+import { and, eq, or, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.ts'
+import { queryRows } from '../../db/client.ts'
+import { conversations, messageHidden, messages } from '../../db/schema.ts'
+import { fail } from '../../errors.ts'
+import type { Message } from '../../schemas/models.ts'
+import type { FilesService } from '../files/service.ts'
+import type { UsersService } from '../users/service.ts'
+import { toMessage } from './present.ts'
+import { findMessages } from './repository.ts'
+
+export interface SearchQuery {
+  q: string
+  peerId?: string
+  before?: string
+  limit: number
+}
+
+/** `q` as an ILIKE pattern matching it anywhere, with `%`, `_` and `\` taken literally. */
+export function containsPattern (q: string): string {
+  return `%${q.replace(/[\\%_]/g, '\\$&')}%`
+}
+
+export class MessageSearch {
+  constructor (private readonly db: Db, private readonly users: UsersService, private readonly files: FilesService) {}
+
+  async search (userId: string, query: SearchQuery): Promise<{ messages: Message[], hasMore: boolean }> {
+    if (query.peerId !== undefined) {
+      if (query.peerId === userId) fail('CANNOT_MESSAGE_SELF', 'There is no conversation with yourself')
+      if (await this.users.find({ id: query.peerId }) === undefined) fail('USER_NOT_FOUND')
+    }
+    let beforeSeq: number | undefined
+    if (query.before !== undefined) {
+      const [row] = await this.db.select({ seq: messages.seq }).from(messages)
+        .where(and(eq(messages.id, query.before), or(eq(messages.senderId, userId), eq(messages.receiverId, userId))))
+      if (row === undefined) fail('MESSAGE_NOT_FOUND', 'before is not one of your messages')
+      beforeSeq = row.seq
+    }
+    const ids = await this.matchingIds(userId, { ...query, beforeSeq, limit: query.limit + 1 })
+    const rows = new Map((await findMessages(this.db, ids.slice(0, query.limit))).map((row) => [row.id, row]))
+    // A match deleted between the two reads is simply left out.
+    const found = ids.slice(0, query.limit).flatMap((id) => rows.has(id) ? [toMessage(rows.get(id)!, this.files)] : [])
+    return { messages: found, hasMore: ids.length > query.limit }
+  }
+
+  /**
+   * Ids of matching messages, newest first. Per conversation of the caller, after the point they cleared it:
+   * a trigram index serves queries of 3 characters or more; shorter ones walk the conversation's pair index back.
+   */
+  private async matchingIds (userId: string, query: SearchQuery & { beforeSeq: number | undefined }): Promise<string[]> {
+    const rows = await queryRows<{ id: string }>(this.db, sql`
+      select found.id from ${conversations} as c
+      cross join lateral (
+        select m.id, m.seq from ${messages} as m
+        where m.pair_lo = least(c.owner_id, c.peer_id) and m.pair_hi = greatest(c.owner_id, c.peer_id)
+          and m.seq > c.cleared_seq ${query.beforeSeq === undefined ? sql`` : sql`and m.seq < ${query.beforeSeq}`}
+          and m.kind = 'text' and m.content ilike ${containsPattern(query.q)} escape '\\'
+          and not exists (select 1 from ${messageHidden} as h where h.message_id = m.id and h.user_id = ${userId})
+        order by m.seq desc
+        limit ${query.limit}
+      ) as found
+      where c.owner_id = ${userId} ${query.peerId === undefined ? sql`` : sql`and c.peer_id = ${query.peerId}`}
+        and c.last_seq > c.cleared_seq
+      order by found.seq desc
+      limit ${query.limit}`)
+    return rows.map((row) => row.id)
+  }
+}

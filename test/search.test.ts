@@ -1,0 +1,142 @@
+// Message search: substring in any script without regard to case, `%`, `_` and `\` literal, short queries,
+// paging, one conversation or all, and never a message the caller cannot see.
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { startApp } from './helpers/app.ts'
+import { addContact, registerUser, type TestUser } from './helpers/client.ts'
+import { type Message, sendText } from './helpers/messages.ts'
+
+const { baseUrl } = await startApp(t)
+
+type Query = { q: string, peerId?: string, before?: string, limit?: number }
+
+async function search (user: TestUser, query: Query): Promise<{ messages: Message[], hasMore: boolean }> {
+  const { data, response, error } = await user.api.GET('/messages/search', { params: { query } })
+  if (data === undefined) throw new Error(`search failed: ${response.status} ${JSON.stringify(error)}`)
+  return data
+}
+
+async function contents (user: TestUser, query: Query): Promise<string[]> {
+  return (await search(user, query)).messages.map((m) => m.content!)
+}
+
+async function pair (): Promise<[TestUser, TestUser]> {
+  const [alice, bob] = await Promise.all([registerUser(baseUrl), registerUser(baseUrl)])
+  await addContact(alice, bob)
+  return [alice, bob]
+}
+
+t.test('finds substrings in any script, without regard to case, newest first', async (t) => {
+  const [alice, bob] = await pair()
+  await sendText(alice, bob, '我是张三')
+  await sendText(bob, alice, 'Hello WORLD')
+  await sendText(alice, bob, 'hello again')
+  await sendText(bob, alice, 'Café crème at 5')
+  await sendText(alice, bob, 'こんにちは世界 🎉 party')
+  t.same(await contents(alice, { q: '张三' }), ['我是张三'], 'CJK: 张三 in 我是张三')
+  t.same(await contents(bob, { q: '张' }), ['我是张三'], 'a single CJK character')
+  t.same(await contents(alice, { q: 'HELLO' }), ['hello again', 'Hello WORLD'], 'case-insensitive, newest first')
+  t.same(await contents(alice, { q: 'world' }), ['Hello WORLD'])
+  t.same(await contents(bob, { q: 'CAFÉ' }), ['Café crème at 5'], 'accented letters fold too')
+  t.same(await contents(bob, { q: '世界 🎉' }), ['こんにちは世界 🎉 party'])
+  t.same(await contents(bob, { q: 'o' }), ['hello again', 'Hello WORLD'], 'a one-character query is answered')
+  t.same(await contents(bob, { q: 'at' }), ['Café crème at 5'], 'two characters too')
+  t.same(await contents(bob, { q: 'nothing like it' }), [])
+  const result = await search(alice, { q: '张三' })
+  t.same(Object.keys(result.messages[0]!).sort(), ['content', 'createdAt', 'editedAt', 'file', 'id', 'kind', 'reactions', 'readAt', 'receiverId', 'senderId'])
+  t.equal(result.hasMore, false)
+})
+
+t.test('%, _ and \\ are plain characters', async (t) => {
+  const [alice, bob] = await pair()
+  await sendText(alice, bob, '100% sure')
+  await sendText(alice, bob, '1000 sure')
+  await sendText(alice, bob, 'snake_case')
+  await sendText(alice, bob, 'snakeXcase')
+  await sendText(alice, bob, 'C:\\path')
+  await sendText(alice, bob, 'C:path')
+  t.same(await contents(bob, { q: '0%' }), ['100% sure'])
+  t.same(await contents(bob, { q: '%' }), ['100% sure'])
+  t.same(await contents(bob, { q: 'e_c' }), ['snake_case'])
+  t.same(await contents(bob, { q: '_' }), ['snake_case'])
+  t.same(await contents(bob, { q: ':\\p' }), ['C:\\path'])
+  t.same(await contents(bob, { q: '\\' }), ['C:\\path'])
+})
+
+t.test('pages back with before; peerId narrows to one conversation', async (t) => {
+  const [alice, bob] = await pair()
+  const carol = await registerUser(baseUrl)
+  await addContact(alice, carol)
+  const sent: Message[] = []
+  for (let i = 0; i < 7; i++) {
+    sent.push(await sendText(alice, i % 2 === 0 ? bob : carol, `needle ${i}`))
+    await sendText(alice, bob, `hay ${i}`)
+  }
+  const ids = sent.map((m) => m.id).reverse()
+  const first = await search(alice, { q: 'needle', limit: 3 })
+  t.same(first.messages.map((m) => m.id), ids.slice(0, 3))
+  t.equal(first.hasMore, true)
+  const second = await search(alice, { q: 'needle', limit: 3, before: first.messages[2]!.id })
+  t.same(second.messages.map((m) => m.id), ids.slice(3, 6))
+  t.equal(second.hasMore, true)
+  const third = await search(alice, { q: 'needle', limit: 3, before: second.messages[2]!.id })
+  t.same(third.messages.map((m) => m.id), ids.slice(6))
+  t.equal(third.hasMore, false)
+  t.same(await contents(alice, { q: 'needle', peerId: carol.id }), ['needle 5', 'needle 3', 'needle 1'])
+  t.same(await contents(carol, { q: 'needle' }), ['needle 5', 'needle 3', 'needle 1'])
+  const withBob = await search(alice, { q: ' ', peerId: bob.id, limit: 2 })
+  t.same(withBob.messages.map((m) => m.content), ['hay 6', 'needle 6'])
+  t.equal(withBob.hasMore, true)
+  t.same((await search(alice, { q: 'needle', peerId: bob.id, limit: 100 })).messages.length, 4)
+})
+
+t.test('cleared, deleted and other users\' messages are never returned', async (t) => {
+  const [alice, bob] = await pair()
+  const [carol, dave] = await Promise.all([registerUser(baseUrl), registerUser(baseUrl)])
+  await addContact(carol, dave)
+  const tag = randomUUID().slice(0, 8)
+  await sendText(carol, dave, `other people ${tag}`)
+  const old = await sendText(alice, bob, `old ${tag}`)
+  const edited = await alice.api.PATCH('/messages/{messageId}', { params: { path: { messageId: old.id } }, body: { content: `renamed ${tag}` } })
+  t.equal(edited.response.status, 200)
+  await alice.api.DELETE('/conversations/{peerId}/messages', { params: { path: { peerId: bob.id } } })
+  const mine = await sendText(bob, alice, `mine ${tag}`)
+  const hidden = await sendText(bob, alice, `hidden ${tag}`)
+  const gone = await sendText(alice, bob, `gone ${tag}`)
+  await alice.api.DELETE('/messages/{messageId}', { params: { path: { messageId: hidden.id }, query: { for: 'me' } } })
+  await alice.api.DELETE('/messages/{messageId}', { params: { path: { messageId: gone.id }, query: { for: 'everyone' } } })
+  for (const q of [tag, tag.slice(0, 2)]) {
+    t.same(await contents(alice, { q }), [`mine ${tag}`], `alice, ${q}: not cleared, not deleted, not others'`)
+  }
+  t.same(await contents(bob, { q: tag }), [`hidden ${tag}`, `mine ${tag}`, `renamed ${tag}`], 'bob keeps what only alice removed, as edited')
+  t.same(await contents(dave, { q: tag }), [`other people ${tag}`])
+  t.same(await contents(bob, { q: `old ${tag}` }), [], 'the text before the edit is not found')
+  t.same(await contents(alice, { q: `renamed ${tag}` }), [], 'not for alice, who cleared it')
+  const foreignBefore = await alice.api.GET('/messages/search', { params: { query: { q: tag, before: (await sendText(carol, dave, 'x')).id } } })
+  t.equal(foreignBefore.error?.code, 'MESSAGE_NOT_FOUND', 'before must be one of your messages')
+  t.equal(mine.kind, 'text')
+})
+
+t.test('search errors', async (t) => {
+  const [alice] = await pair()
+  const cases: Array<[string, number, string]> = [
+    ['', 400, 'VALIDATION_ERROR'],
+    ['q=', 400, 'VALIDATION_ERROR'],
+    [`q=${'x'.repeat(101)}`, 400, 'VALIDATION_ERROR'],
+    ['q=a&limit=0', 400, 'VALIDATION_ERROR'],
+    ['q=a&limit=101', 400, 'VALIDATION_ERROR'],
+    ['q=a&peerId=nope', 400, 'VALIDATION_ERROR'],
+    ['q=a&before=nope', 400, 'VALIDATION_ERROR'],
+    ['q=a&extra=1', 400, 'VALIDATION_ERROR'],
+    [`q=a&peerId=${alice.id}`, 400, 'CANNOT_MESSAGE_SELF'],
+    [`q=a&peerId=${randomUUID()}`, 404, 'USER_NOT_FOUND'],
+    [`q=a&before=${randomUUID()}`, 404, 'MESSAGE_NOT_FOUND']
+  ]
+  for (const [query, status, code] of cases) {
+    const response = await fetch(`${baseUrl}/messages/search?${query}`, { headers: { authorization: `Bearer ${alice.token}` } })
+    t.equal(response.status, status, query)
+    t.equal((await response.json() as { code: string }).code, code, query)
+  }
+  t.equal((await fetch(`${baseUrl}/messages/search?q=a`)).status, 401)
+  t.same(await search(alice, { q: `${'x'.repeat(100)}` }), { messages: [], hasMore: false }, '100 characters are fine')
+})
