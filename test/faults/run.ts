@@ -241,7 +241,14 @@ async function main (): Promise<void> {
     for (const exit of instance.exits.filter((exit) => !exit.expected)) failures.push(`${instance.name} exited unexpectedly (code ${String(exit.code)}, signal ${String(exit.signal)})\n${instance.tail()}`)
     if (instance.strayLines.length > 0) failures.push(`${instance.name} wrote ${instance.strayLines.length} lines that are not JSON log lines, first: ${instance.strayLines[0]}`)
     if (!await instance.healthy()) failures.push(`${instance.name} is not healthy at the end`)
-    if (instance.errorLines.length > 0) log(`${instance.name} logged ${instance.errorLines.length} error lines, first: ${instance.errorLines[0]!.slice(0, 400)}`)
+    if (instance.errorLines.length > 0) {
+      const messages = new Map<string, number>()
+      for (const line of instance.errorLines) {
+        const { msg } = JSON.parse(line) as { msg?: string }
+        messages.set(String(msg), (messages.get(String(msg)) ?? 0) + 1)
+      }
+      log(`${instance.name} logged ${instance.errorLines.length} lines at level error: ${[...messages].map(([msg, n]) => `${n} x "${msg}"`).join(', ')}`)
+    }
   }
 }
 
