@@ -56,6 +56,14 @@ const overall = setTimeout(() => {
   cleanup().catch(() => {}).finally(() => process.exit(1))
 }, SUITE_DEADLINE_MS)
 
+// Interrupted (Ctrl-C, a CI timeout): still stop the instances and remove the cluster.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stdout.write(`fault suite: FAILED: interrupted by ${signal}\n`)
+    cleanup().catch(() => {}).finally(() => process.exit(1))
+  })
+}
+
 /** Polls until every instance answers an authenticated request (the database reached through it); answers when. */
 async function waitServing (instances: Instance[], user: User, ms: number): Promise<number | undefined> {
   for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) {
