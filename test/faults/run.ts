@@ -243,6 +243,9 @@ async function main (): Promise<void> {
   if (abandoned > 0) failures.push(`${abandoned} sends were never acknowledged within 60 s of retries`)
   for (const key of ['lost', 'duplicated', 'reordered'] as const) if (all[key].size > 0) failures.push(`${all[key].size} acknowledged messages ${key}`)
   if (idViolations.length > 0) failures.push(`event ids repeated or out of order on a stream: ${idViolations.slice(0, 5).join('; ')}`)
+  // A 4xx under faults would be a bug too (a retried send answered 409, a session lost, a budget in the way).
+  const clientErrors = outcomes.filter((outcome) => outcome.status >= 400 && outcome.status < 500)
+  if (clientErrors.length > 0) failures.push(`${clientErrors.length} answers with status ${[...new Set(clientErrors.map((outcome) => outcome.status))].join(', ')} (a 4xx is never expected)`)
   const fiveHundreds = outcomes.filter((outcome) => outcome.status >= 500 && outcome.status !== 503)
   if (fiveHundreds.length > 0) failures.push(`${fiveHundreds.length} answers with status ${[...new Set(fiveHundreds.map((outcome) => outcome.status))].join(', ')} (only 503 is allowed)`)
   for (const instance of instances) {
