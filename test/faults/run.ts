@@ -209,10 +209,27 @@ async function main (): Promise<void> {
   const windowOf = (at: number) => Math.max(0, windows.findIndex((window, i) => at >= window.start && (i === windows.length - 1 || at < windows[i + 1]!.start)))
   const verdicts = windows.map((): Verdict => ({ lost: new Set(), duplicated: new Set(), reordered: new Set() }))
   const all: Verdict = { lost: new Set(), duplicated: new Set(), reordered: new Set() }
+  const details: string[] = []
   for (let i = 0; i < pairs.length; i++) {
     const { from, to } = pairs[i]!
-    const views = [readers.get(to.id)!.messages, readers.get(from.id)!.messages, await history(endpoints[0]!, from, to.id)]
-    for (const view of views) check(view, acksOf(i), all)
+    const views: Array<[string, string[]]> = [
+      ['receiver stream', readers.get(to.id)!.messages],
+      ['sender stream', readers.get(from.id)!.messages],
+      ['history', await history(endpoints[0]!, from, to.id)]
+    ]
+    for (const [label, view] of views) {
+      const verdict: Verdict = { lost: new Set(), duplicated: new Set(), reordered: new Set() }
+      check(view, acksOf(i), verdict)
+      for (const key of ['lost', 'duplicated', 'reordered'] as const) {
+        for (const id of verdict[key]) {
+          all[key].add(id)
+          const ack = acksOf(i).find((candidate) => candidate.id === id)!
+          const reader = label === 'history' ? undefined : readers.get(label === 'receiver stream' ? to.id : from.id)!
+          details.push(`${key} in ${label}: pair ${i} #${ack.seq} (${id}), acknowledged at ${((ack.at - started) / 1000).toFixed(1)} s` +
+            (reader === undefined ? '' : `; that stream: last id ${String(reader.lastId)}, ${reader.messages.length} messages, ${reader.reconnects} reconnects, on ${reader.at}`))
+        }
+      }
+    }
   }
   const ackWindow = new Map<string, number>()
   for (const sender of senders) for (const ack of sender.acks) ackWindow.set(ack.id, windowOf(ack.at))
@@ -242,6 +259,7 @@ async function main (): Promise<void> {
   if (totalAcks === 0) failures.push('no message was acknowledged')
   if (abandoned > 0) failures.push(`${abandoned} sends were never acknowledged within 60 s of retries`)
   for (const key of ['lost', 'duplicated', 'reordered'] as const) if (all[key].size > 0) failures.push(`${all[key].size} acknowledged messages ${key}`)
+  for (const detail of details.slice(0, 20)) log(detail)
   if (idViolations.length > 0) failures.push(`event ids repeated or out of order on a stream: ${idViolations.slice(0, 5).join('; ')}`)
   // A 4xx under faults would be a bug too (a retried send answered 409, a session lost, a budget in the way).
   const clientErrors = outcomes.filter((outcome) => outcome.status >= 400 && outcome.status < 500)
