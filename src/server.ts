@@ -46,8 +46,10 @@ closeWithGrace({
 
 let failing = false
 /** An error no caller caught: a lost database connection is survivable (requests answer 503 until it is back), anything else is a bug. */
-function onUncaught (err: unknown, origin: string): void {
-  if (isDatabaseUnavailable(err)) {
+function onUncaught (reason: unknown, origin: string): void {
+  // A rejection can carry anything (even undefined): the log's error serializer takes an Error.
+  const err = reason instanceof Error ? reason : new Error(`non-error value: ${String(reason)}`)
+  if (isDatabaseUnavailable(reason)) {
     app.log.warn({ err, origin }, 'database connection error outside a request: still serving')
     return
   }

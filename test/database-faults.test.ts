@@ -89,6 +89,36 @@ if (usingPostgres) {
     t.equal((await call(baseUrl, 'GET', '/health')).status, 200, '/health answers 200 again')
   })
 
+  t.test('a stream that closes while the database is unreachable: its user goes offline once the database is back', async (t) => {
+    const { proxy, url } = await proxiedDatabase(t)
+    const { baseUrl } = await startApp(t, { databaseUrl: url, presenceRenewMs: 200 })
+    const alice = await registerUser(baseUrl)
+    const bob = await registerUser(baseUrl)
+    await addContact(alice, bob)
+    const bobOnline = async () => {
+      const { json } = await call(baseUrl, 'GET', '/contacts', alice.token)
+      return (json.contacts as Array<{ contactId: string, online: boolean }>).find((contact) => contact.contactId === bob.id)?.online
+    }
+    const stream = await connectSse(baseUrl, { token: bob.token })
+    t.teardown(() => stream.close())
+    await stream.waitForEvent('ready', LONG)
+    t.equal(await bobOnline(), true, 'bob is online while his stream is open')
+
+    await proxy.close()
+    stream.close()
+    await sleep(500) // the server sees the stream close, and cannot record it
+    await proxy.listen()
+    // Renewals resume (every 200 ms); while they failed, bob's row looked expired, which proves nothing.
+    let renewed = false
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline && !renewed; await sleep(100)) {
+      renewed = (await call(baseUrl, 'GET', '/health')).status === 200
+    }
+    await sleep(1500)
+    const seen = []
+    for (let i = 0; i < 3; i++, await sleep(300)) seen.push(await bobOnline())
+    t.same(seen, [false, false, false], 'bob is offline once the database is back (the missed change is applied at the next renewal)')
+  })
+
   t.test('SIGTERM with the database gone: streams end and the process exits 0 within the grace period, logging JSON only', async (t) => {
     const { proxy, url } = await proxiedDatabase(t)
     const dataDir = mkdtempSync(join(tmpdir(), 'chat-deaddb-'))

@@ -46,3 +46,8 @@ export function isDatabaseUnavailable (err: unknown): boolean {
   }
   return false
 }
+
+/** The level to log a failure at: a database that cannot be reached is a warning (it is retried), anything else an error. */
+export function logLevel (err: unknown): 'warn' | 'error' {
+  return isDatabaseUnavailable(err) ? 'warn' : 'error'
+}

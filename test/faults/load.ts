@@ -83,6 +83,8 @@ export class StreamReader {
   private stopped = false
   private lastData = 0
   reconnects = 0
+  /** Where the stream is (or was last) connected, and since when. */
+  at = ''
   readonly loop: Promise<void>
 
   constructor (private readonly user: User, private readonly endpoints: Endpoint[], private home: number, private readonly record: (outcome: Outcome) => void) {
@@ -103,6 +105,7 @@ export class StreamReader {
   private async run (): Promise<void> {
     let target = this.home
     while (!this.stopped) {
+      this.at = `${this.endpoints[target]!.name} since ${new Date().toISOString().slice(11, 23)}`
       const ended = await this.connect(this.endpoints[target]!)
       if (this.stopped) break
       this.reconnects++

@@ -56,6 +56,14 @@ const overall = setTimeout(() => {
   cleanup().catch(() => {}).finally(() => process.exit(1))
 }, SUITE_DEADLINE_MS)
 
+// Interrupted (Ctrl-C, a CI timeout): still stop the instances and remove the cluster.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stdout.write(`fault suite: FAILED: interrupted by ${signal}\n`)
+    cleanup().catch(() => {}).finally(() => process.exit(1))
+  })
+}
+
 /** Polls until every instance answers an authenticated request (the database reached through it); answers when. */
 async function waitServing (instances: Instance[], user: User, ms: number): Promise<number | undefined> {
   for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) {
@@ -201,10 +209,27 @@ async function main (): Promise<void> {
   const windowOf = (at: number) => Math.max(0, windows.findIndex((window, i) => at >= window.start && (i === windows.length - 1 || at < windows[i + 1]!.start)))
   const verdicts = windows.map((): Verdict => ({ lost: new Set(), duplicated: new Set(), reordered: new Set() }))
   const all: Verdict = { lost: new Set(), duplicated: new Set(), reordered: new Set() }
+  const details: string[] = []
   for (let i = 0; i < pairs.length; i++) {
     const { from, to } = pairs[i]!
-    const views = [readers.get(to.id)!.messages, readers.get(from.id)!.messages, await history(endpoints[0]!, from, to.id)]
-    for (const view of views) check(view, acksOf(i), all)
+    const views: Array<[string, string[]]> = [
+      ['receiver stream', readers.get(to.id)!.messages],
+      ['sender stream', readers.get(from.id)!.messages],
+      ['history', await history(endpoints[0]!, from, to.id)]
+    ]
+    for (const [label, view] of views) {
+      const verdict: Verdict = { lost: new Set(), duplicated: new Set(), reordered: new Set() }
+      check(view, acksOf(i), verdict)
+      for (const key of ['lost', 'duplicated', 'reordered'] as const) {
+        for (const id of verdict[key]) {
+          all[key].add(id)
+          const ack = acksOf(i).find((candidate) => candidate.id === id)!
+          const reader = label === 'history' ? undefined : readers.get(label === 'receiver stream' ? to.id : from.id)!
+          details.push(`${key} in ${label}: pair ${i} #${ack.seq} (${id}), acknowledged at ${((ack.at - started) / 1000).toFixed(1)} s` +
+            (reader === undefined ? '' : `; that stream: last id ${String(reader.lastId)}, ${reader.messages.length} messages, ${reader.reconnects} reconnects, on ${reader.at}`))
+        }
+      }
+    }
   }
   const ackWindow = new Map<string, number>()
   for (const sender of senders) for (const ack of sender.acks) ackWindow.set(ack.id, windowOf(ack.at))
@@ -234,14 +259,25 @@ async function main (): Promise<void> {
   if (totalAcks === 0) failures.push('no message was acknowledged')
   if (abandoned > 0) failures.push(`${abandoned} sends were never acknowledged within 60 s of retries`)
   for (const key of ['lost', 'duplicated', 'reordered'] as const) if (all[key].size > 0) failures.push(`${all[key].size} acknowledged messages ${key}`)
+  for (const detail of details.slice(0, 20)) log(detail)
   if (idViolations.length > 0) failures.push(`event ids repeated or out of order on a stream: ${idViolations.slice(0, 5).join('; ')}`)
+  // A 4xx under faults would be a bug too (a retried send answered 409, a session lost, a budget in the way).
+  const clientErrors = outcomes.filter((outcome) => outcome.status >= 400 && outcome.status < 500)
+  if (clientErrors.length > 0) failures.push(`${clientErrors.length} answers with status ${[...new Set(clientErrors.map((outcome) => outcome.status))].join(', ')} (a 4xx is never expected)`)
   const fiveHundreds = outcomes.filter((outcome) => outcome.status >= 500 && outcome.status !== 503)
   if (fiveHundreds.length > 0) failures.push(`${fiveHundreds.length} answers with status ${[...new Set(fiveHundreds.map((outcome) => outcome.status))].join(', ')} (only 503 is allowed)`)
   for (const instance of instances) {
     for (const exit of instance.exits.filter((exit) => !exit.expected)) failures.push(`${instance.name} exited unexpectedly (code ${String(exit.code)}, signal ${String(exit.signal)})\n${instance.tail()}`)
     if (instance.strayLines.length > 0) failures.push(`${instance.name} wrote ${instance.strayLines.length} lines that are not JSON log lines, first: ${instance.strayLines[0]}`)
     if (!await instance.healthy()) failures.push(`${instance.name} is not healthy at the end`)
-    if (instance.errorLines.length > 0) log(`${instance.name} logged ${instance.errorLines.length} error lines, first: ${instance.errorLines[0]!.slice(0, 400)}`)
+    if (instance.errorLines.length > 0) {
+      const messages = new Map<string, number>()
+      for (const line of instance.errorLines) {
+        const { msg } = JSON.parse(line) as { msg?: string }
+        messages.set(String(msg), (messages.get(String(msg)) ?? 0) + 1)
+      }
+      log(`${instance.name} logged ${instance.errorLines.length} lines at level error: ${[...messages].map(([msg, n]) => `${n} x "${msg}"`).join(', ')}`)
+    }
   }
 }
 

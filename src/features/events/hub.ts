@@ -2,6 +2,7 @@
 // events committed here as they are, and reads from the database whatever it learns of otherwise
 // (another instance's notice, a gap, a reconnect), so every stream sees every id once and in order.
 import type { FastifyBaseLogger } from 'fastify'
+import { logLevel } from '../../db/errors.ts'
 import type { EventStream } from './stream.ts'
 import type { StoredEvent } from './repository.ts'
 
@@ -30,7 +31,7 @@ class UserHub {
       this.lastId = latest
       if (this.behind) this.catchUp()
     }, (err: unknown) => {
-      this.log.error({ err, userId: this.userId }, 'event hub could not read the newest event id')
+      this.log[logLevel(err)]({ err, userId: this.userId }, 'event hub could not read the newest event id')
       this.retryLater(() => this.init())
     })
   }
@@ -84,7 +85,7 @@ class UserHub {
     this.reading = true
     this.readUntilCurrent().catch((err: unknown) => {
       // Retry, or the streams would wait for the user's next event to learn of the ones missed here.
-      this.log.error({ err, userId: this.userId }, 'event hub catch-up failed')
+      this.log[logLevel(err)]({ err, userId: this.userId }, 'event hub catch-up failed')
       this.retryLater(() => this.catchUp())
     })
   }

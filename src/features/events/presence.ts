@@ -3,6 +3,7 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../../db/client.ts'
+import { logLevel } from '../../db/errors.ts'
 import { instances, presence } from '../../db/schema.ts'
 import type { Bus } from '../../bus/index.ts'
 
@@ -10,6 +11,8 @@ export class Presence {
   private readonly local = new Map<string, number>()
   /** Per-user queue, so a quick open-then-close applies in order. */
   private readonly queues = new Map<string, Promise<void>>()
+  /** Users whose last change could not be applied (the database was unreachable): applied again at the next renewal. */
+  private readonly unsynced = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private renewal: Promise<void> = Promise.resolve()
 
@@ -32,7 +35,7 @@ export class Presence {
   async start (): Promise<void> {
     await this.db.insert(instances).values({ id: this.instanceId })
     this.timer = setInterval(() => {
-      this.renewal = this.renewal.then(() => this.renewAndSweep()).catch((err: unknown) => this.log.error({ err }, 'presence renewal failed'))
+      this.renewal = this.renewal.then(() => this.renewAndSweep()).catch((err: unknown) => this.log[logLevel(err)]({ err }, 'presence renewal failed'))
     }, this.renewMs)
     this.timer.unref()
   }
@@ -57,7 +60,7 @@ export class Presence {
     const count = (this.local.get(userId) ?? 0) + 1
     this.local.set(userId, count)
     if (count > 1) return Promise.resolve()
-    return this.enqueue(userId, () => this.change(userId, true))
+    return this.enqueue(userId, () => this.change(userId, true), true)
   }
 
   streamClosed (userId: string): Promise<void> {
@@ -67,7 +70,7 @@ export class Presence {
       return Promise.resolve()
     }
     this.local.delete(userId)
-    return this.enqueue(userId, () => this.change(userId, false))
+    return this.enqueue(userId, () => this.change(userId, false), true)
   }
 
   async onlineAmong (userIds: string[]): Promise<Set<string>> {
@@ -79,9 +82,12 @@ export class Presence {
     return new Set(rows.map((row) => row.userId))
   }
 
-  private enqueue (userId: string, task: () => Promise<void>): Promise<void> {
+  private enqueue (userId: string, task: () => Promise<void>, resync = false): Promise<void> {
     const previous = this.queues.get(userId) ?? Promise.resolve()
-    const next = previous.then(task).catch((err: unknown) => this.log.error({ err, userId }, 'presence update failed'))
+    const next = previous.then(task).catch((err: unknown) => {
+      if (resync) this.unsynced.add(userId)
+      this.log[logLevel(err)]({ err, userId }, 'presence update failed')
+    })
     this.queues.set(userId, next)
     next.finally(() => { if (this.queues.get(userId) === next) this.queues.delete(userId) }).catch(() => {})
     return next
@@ -117,6 +123,11 @@ export class Presence {
     const [renewed] = await this.db.insert(instances).values({ id: this.instanceId })
       .onConflictDoUpdate({ target: instances.id, set: { lastSeen: sql`now()` } })
       .returning({ inserted: sql<boolean>`xmax = 0` })
+    // The database answers again: apply the changes it missed, as each user's state now stands.
+    for (const userId of this.unsynced) {
+      this.unsynced.delete(userId)
+      this.enqueue(userId, () => this.change(userId, (this.local.get(userId) ?? 0) > 0), true).catch(() => {})
+    }
     if (renewed?.inserted === true) {
       // Our row was gone: a long pause (GC, suspended VM) let another instance sweep us, and our presence
       // rows with it. Re-assert them through each user's queue, so a stream closing meanwhile is not undone.

@@ -1,6 +1,7 @@
 // GET /events: the caller's Server-Sent Events stream, resumable with Last-Event-ID.
 import type { OutgoingHttpHeaders } from 'node:http'
 import { Type } from '@sinclair/typebox'
+import { logLevel } from '../../db/errors.ts'
 import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import type { App } from '../../types.ts'
 import type { EventsService } from './service.ts'
@@ -73,7 +74,7 @@ export default async function eventsRoutes (app: App, { events }: { events: Even
         log: request.log
       })
     } catch (err) {
-      request.log.error({ err }, 'could not open event stream')
+      request.log[logLevel(err)]({ err }, 'could not open event stream')
       res.end()
     }
   })

@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Bus, BusMessage } from '../../bus/index.ts'
 import type { Config } from '../../config.ts'
+import { logLevel } from '../../db/errors.ts'
 import type { Hubs } from './hub.ts'
 import type { EventLog } from './log.ts'
 import type { Presence } from './presence.ts'
@@ -54,7 +55,7 @@ export class EventsService {
     deps.bus.onReconnect(() => {
       this.log.warn('event bus reconnected: catching up every stream from the database')
       this.hubs.pokeAll()
-      for (const userId of this.hubs.userIds()) this.checkSessions(userId).catch((err: unknown) => this.log.error({ err }, 'session check failed'))
+      for (const userId of this.hubs.userIds()) this.checkSessions(userId).catch((err: unknown) => this.log[logLevel(err)]({ err }, 'session check failed'))
     })
   }
 
@@ -84,7 +85,7 @@ export class EventsService {
   }
 
   private schedulePrune (): void {
-    this.pruning = this.pruning.then(() => this.prune()).catch((err: unknown) => this.log.error({ err }, 'event pruning failed'))
+    this.pruning = this.pruning.then(() => this.prune()).catch((err: unknown) => this.log[logLevel(err)]({ err }, 'event pruning failed'))
   }
 
   /** Serves one event stream until the client or the server ends it. */
@@ -154,7 +155,7 @@ export class EventsService {
   }
 
   private onBusMessage (message: BusMessage): void {
-    const fail = (err: unknown) => this.log.error({ err, message }, 'event bus message failed')
+    const fail = (err: unknown) => this.log[logLevel(err)]({ err, message }, 'event bus message failed')
     switch (message.t) {
       case 'e':
         if (message.u === '*') this.hubs.pokeAll()

@@ -2,6 +2,7 @@
 // and when it falls behind (client not reading, or a gap) re-reads what it missed from the database.
 import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
+import { logLevel } from '../../db/errors.ts'
 import { ERASED, type StoredEvent } from './repository.ts'
 
 const PAGE = 500
@@ -167,7 +168,7 @@ export class EventStream {
     this.catchingUp = true
     this.readUntilCurrent()
       .catch((err: unknown) => {
-        this.options.log.error({ err, userId: this.userId }, 'event stream catch-up failed')
+        this.options.log[logLevel(err)]({ err, userId: this.userId }, 'event stream catch-up failed')
         this.close()
       })
   }
