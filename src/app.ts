@@ -124,20 +124,21 @@ export async function buildApp (config: Config): Promise<App> {
   })
   await app.register(swaggerPlugin, { version })
   await app.register(multipartPlugin, { maxUploadBytes: config.maxUploadBytes })
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir })
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, busUrl: config.busUrl, faultKillAfterCommit: config.faultKillAfterCommit })
   const { db, bus, log } = app
 
   // Services, each built once, dependencies first.
   const sessions = new SessionsService(db, bus, config.tokenTtlSeconds)
   await app.register(authPlugin, { secret: jwtSecret, liveSessions: sessions.live })
   const eventLog = new EventLog(db)
-  const hubs = new Hubs(eventLog, log)
+  const hubs = new Hubs(eventLog, log, bus)
   const outbox = new Outbox(db, bus, hubs)
   const presence = new Presence(db, bus, log, config.presenceRenewMs)
   const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), config.maxUploadBytes, log)
   const passwords = await createPasswordHasher(config.argon2)
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files })
   const contacts = new ContactsService(db, outbox, presence, users)
+  bus.setWatchersOf(contacts.watchersOf)
   const writer = new MessageWriter(db, outbox, users, contacts, files)
   const messages = new MessagesService({ db, outbox, writer, users, contacts, files })
   const auth = new AuthService(users, sessions, app.tokens)
@@ -149,7 +150,7 @@ export async function buildApp (config: Config): Promise<App> {
   // Streams never end by themselves: end them before the server waits for connections to drain.
   app.addHook('preClose', async () => { await events.stop() })
 
-  await app.register(healthRoutes)
+  await app.register(healthRoutes, { bus })
   await app.register(authRoutes, { prefix: '/auth', auth })
   await app.register(usersRoutes, { prefix: '/users', users })
   await app.register(contactsRoutes, { prefix: '/contacts', contacts })

@@ -48,6 +48,12 @@ export async function eitherHasTheOtherMany (db: Db, pairs: Array<[string, strin
 }
 
 /** Those of `owners` who have `contactId` as a contact. */
+/** Every user who has `contactId` as a contact. */
+export async function ownersOf (db: Db, contactId: string): Promise<string[]> {
+  const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts).where(eq(contacts.contactId, contactId))
+  return rows.map((row) => row.ownerId)
+}
+
 export async function ownersAmong (db: Db, contactId: string, owners: string[]): Promise<string[]> {
   const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts)
     .where(and(eq(contacts.contactId, contactId), inArray(contacts.ownerId, owners)))

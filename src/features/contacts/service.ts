@@ -5,7 +5,7 @@ import type { Contact } from '../../schemas/models.ts'
 import type { Outbox } from '../events/outbox.ts'
 import type { Presence } from '../events/presence.ts'
 import type { UsersService } from '../users/service.ts'
-import { deleteContact, eitherHasTheOther, eitherHasTheOtherMany, insertContact, listContacts, ownersAmong, type ContactRow } from './repository.ts'
+import { deleteContact, eitherHasTheOther, eitherHasTheOtherMany, insertContact, listContacts, ownersAmong, ownersOf, type ContactRow } from './repository.ts'
 
 export class ContactsService {
   constructor (
@@ -44,6 +44,9 @@ export class ContactsService {
   }
 
   /** Which of `candidates` have `userId` as a contact (they watch its presence). */
+  /** Every user told of `userId`'s presence (a bus that routes presence to each watcher needs them all). */
+  readonly watchersOf = async (userId: string): Promise<string[]> => ownersOf(this.db, userId)
+
   readonly watchersAmong = async (userId: string, candidates: string[]): Promise<string[]> => ownersAmong(this.db, userId, candidates)
 
   /** The messaging policy: two users may talk when either has the other as a contact. */

@@ -11,6 +11,7 @@ const RETRY_MS = 1000
 
 export interface HubStore {
   latestEventId: (userId: string) => Promise<number>
+  latestEventIds: (userIds: string[]) => Promise<Map<string, number>>
   readEventsAfter: (userId: string, afterId: number, limit: number) => Promise<StoredEvent[]>
 }
 
@@ -24,9 +25,12 @@ class UserHub {
 
   constructor (readonly userId: string, private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
 
-  /** Learns where the user's ids stand; events offered meanwhile are read from the database afterwards. */
-  init (): void {
-    this.store.latestEventId(this.userId).then((latest) => {
+  /**
+   * Learns where the user's ids stand once `subscribed` (the bus routes the user's notices here): an event
+   * committed after that read is then announced to this hub. Events offered meanwhile are read afterwards.
+   */
+  init (subscribed: Promise<void> = Promise.resolve()): void {
+    subscribed.catch(() => {}).then(() => this.store.latestEventId(this.userId)).then((latest) => {
       this.lastId = latest
       if (this.behind) this.catchUp()
     }, (err: unknown) => {
@@ -108,10 +112,19 @@ class UserHub {
   }
 }
 
+/** Per-user routing of bus notices (a no-op on buses that broadcast every notice to every instance). */
+export interface UserSubscriptions {
+  subscribeUser: (userId: string) => Promise<void>
+  unsubscribeUser: (userId: string) => void
+}
+
+const everything: UserSubscriptions = { subscribeUser: async () => {}, unsubscribeUser: () => {} }
+
 export class Hubs {
   private readonly byUser = new Map<string, UserHub>()
+  private sweeping = false
 
-  constructor (private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
+  constructor (private readonly store: HubStore, private readonly log: FastifyBaseLogger, private readonly subscriptions: UserSubscriptions = everything) {}
 
   /**
    * Adds a stream. From now on the stream is pushed every event the hub forwards; it must read the database
@@ -123,7 +136,7 @@ export class Hubs {
       hub = new UserHub(stream.userId, this.store, this.log)
       this.byUser.set(stream.userId, hub)
       hub.streams.add(stream)
-      hub.init()
+      hub.init(this.subscriptions.subscribeUser(stream.userId))
     } else {
       hub.streams.add(stream)
     }
@@ -135,6 +148,7 @@ export class Hubs {
     if (hub === undefined || !hub.streams.delete(stream)) return false
     if (hub.streams.size > 0) return false
     this.byUser.delete(stream.userId)
+    this.subscriptions.unsubscribeUser(stream.userId)
     hub.dispose()
     return true
   }
@@ -159,6 +173,24 @@ export class Hubs {
 
   pokeAll (): void {
     for (const hub of this.byUser.values()) hub.poke(undefined)
+  }
+
+  /**
+   * Reads where every local user's ids stand and catches up the hubs that are behind: what a notice lost
+   * between another instance's commit and its publish would have told (one query per sweep).
+   */
+  async sweep (): Promise<void> {
+    if (this.sweeping || this.byUser.size === 0) return
+    this.sweeping = true
+    try {
+      const latest = await this.store.latestEventIds(this.userIds())
+      for (const [userId, newestId] of latest) {
+        const hub = this.byUser.get(userId)
+        if (hub?.lastId !== undefined && newestId > hub.lastId) hub.poke(newestId)
+      }
+    } finally {
+      this.sweeping = false
+    }
   }
 
   userIds (): string[] {

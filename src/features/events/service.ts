@@ -9,7 +9,7 @@ import type { EventLog } from './log.ts'
 import type { Presence } from './presence.ts'
 import { EventStream } from './stream.ts'
 
-export type EventsSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseStallTimeoutMs' | 'pruneIntervalMs' | 'eventsRetentionDays'>
+export type EventsSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseStallTimeoutMs' | 'pruneIntervalMs' | 'eventsRetentionDays' | 'busSweepMs'>
 
 export interface EventsDependencies {
   eventLog: EventLog
@@ -41,12 +41,13 @@ export class EventsService {
   private readonly log: FastifyBaseLogger
   private readonly liveSessions: EventsDependencies['liveSessions']
   private readonly watchersAmong: EventsDependencies['watchersAmong']
+  private readonly bus: Bus
   private timers: NodeJS.Timeout[] = []
   private stopped = false
   private pruning: Promise<unknown> = Promise.resolve()
 
   constructor (deps: EventsDependencies) {
-    ({ hubs: this.hubs, presence: this.presence, eventLog: this.eventLog, settings: this.settings, log: this.log, liveSessions: this.liveSessions, watchersAmong: this.watchersAmong } = deps)
+    ({ hubs: this.hubs, presence: this.presence, eventLog: this.eventLog, settings: this.settings, log: this.log, liveSessions: this.liveSessions, watchersAmong: this.watchersAmong, bus: this.bus } = deps)
     deps.bus.onMessage((message) => this.onBusMessage(message))
     deps.bus.onReconnect(() => {
       this.log.warn('event bus reconnected: catching up every stream from the database')
@@ -64,6 +65,15 @@ export class EventsService {
     const prune = setInterval(() => this.schedulePrune(), this.settings.pruneIntervalMs)
     for (const timer of [heartbeat, prune]) timer.unref()
     this.timers.push(heartbeat, prune)
+    if (this.bus.sendsAfterCommit) {
+      // Notices sent after the commit can be lost (the sender died in between, the bus was down): the
+      // events table is the source of truth, so each instance re-reads where its users' ids stand.
+      const sweep = setInterval(() => {
+        this.hubs.sweep().catch((err: unknown) => this.log.error({ err }, 'event sweep failed'))
+      }, this.settings.busSweepMs)
+      sweep.unref()
+      this.timers.push(sweep)
+    }
   }
 
   /** Ends every stream (clients reconnect elsewhere and resume) and withdraws this instance's presence. */
@@ -152,7 +162,8 @@ export class EventsService {
         else for (const [userId, newestId] of message.u) this.hubs.poke(userId, newestId)
         break
       case 'p':
-        this.sendPresence(message.u, message.o).catch(fail)
+        if (message.w !== undefined) this.sendPresenceTo(message.w, message.u, message.o)
+        else this.sendPresence(message.u, message.o).catch(fail)
         break
       case 'r':
         this.checkSessions(message.u).catch(fail)
@@ -168,6 +179,12 @@ export class EventsService {
     for (const ownerId of watchers) {
       for (const stream of this.hubs.streamsOf(ownerId)) stream.sendTransient('presence', data)
     }
+  }
+
+  /** A bus that routes presence to each watcher resolved the watchers already. */
+  private sendPresenceTo (watcherId: string, userId: string, online: boolean): void {
+    const data = JSON.stringify({ userId, online })
+    for (const stream of this.hubs.streamsOf(watcherId)) stream.sendTransient('presence', data)
   }
 
   private async checkSessions (userId: string): Promise<void> {
