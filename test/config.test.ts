@@ -79,6 +79,9 @@ tap.test('values are read from the environment', async (t) => {
   })
   t.equal(loadConfig({ DATABASE_URL: 'postgresql://localhost/chat' }).databaseUrl, 'postgresql://localhost/chat')
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0: any free port')
+  t.equal(loadConfig({}).busUrl, undefined, 'no BUS_URL: the database\'s own bus')
+  t.equal(loadConfig({ DATABASE_URL: 'postgres://db/chat', BUS_URL: 'nats://nats.internal:4222' }).busUrl, 'nats://nats.internal:4222')
+  t.equal(loadConfig({}).faultKillAfterCommit, false, 'no test fault unless armed')
 })
 
 tap.test('bad values throw a ConfigError naming the variable', async (t) => {
@@ -108,7 +111,12 @@ tap.test('bad values throw a ConfigError naming the variable', async (t) => {
     [{ RATE_LIMIT_AUTH_PER_MINUTE: 'many' }, 'RATE_LIMIT_AUTH_PER_MINUTE'],
     [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: 'https://a.example/path' }, 'CORS_ORIGINS'],
-    [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS']
+    [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
+    [{ DATABASE_URL: 'postgres://db/chat', BUS_URL: 'redis://localhost:6379' }, 'BUS_URL'],
+    [{ DATABASE_URL: 'postgres://db/chat', BUS_URL: 'not a url' }, 'BUS_URL'],
+    [{ BUS_URL: 'nats://localhost:4222' }, 'BUS_URL'],
+    [{ CHAT_TEST_FAULT: 'explode' }, 'CHAT_TEST_FAULT'],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), CHAT_TEST_FAULT: 'kill-after-commit' }, 'CHAT_TEST_FAULT']
   ]
   for (const [env, variable] of cases) {
     try {
@@ -125,6 +133,7 @@ tap.test('secrets in bad values are not echoed', async (t) => {
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://user:hunter2secret@x/db' }), ConfigError)
   try { loadConfig({ DATABASE_URL: 'mysql://user:hunter2secret@x/db' }) } catch (err) { t.notMatch((err as Error).message, /hunter2secret/) }
   try { loadConfig({ JWT_SECRET: 'tooshortsecret' }) } catch (err) { t.notMatch((err as Error).message, /tooshortsecret/) }
+  try { loadConfig({ DATABASE_URL: 'postgres://db/chat', BUS_URL: 'redis://user:hunter2secret@x' }) } catch (err) { t.notMatch((err as Error).message, /hunter2secret/) }
 })
 
 tap.test('the server stops at start with a one-line message naming the bad variable', async (t) => {
