@@ -31,9 +31,10 @@ export interface Bus {
   publish: (message: BusMessage) => Promise<void>
   /**
    * This instance now holds streams of this user (its first one): receive the user's notices. Resolves once
-   * they are routed here (or at once while the bus is down: a reconnect catches up). No-op on broadcast buses.
+   * they are routed here (or at once while the bus is down: a reconnect catches up). Broadcast buses route
+   * everything everywhere and answer undefined: nothing to wait for.
    */
-  subscribeUser: (userId: string) => Promise<void>
+  subscribeUser: (userId: string) => Promise<void> | undefined
   /** This instance's last stream of the user closed. */
   unsubscribeUser: (userId: string) => void
   /** Who watches a user's presence (buses that route presence to each watcher need it). */
@@ -77,7 +78,7 @@ export class BusHandlers {
 /** The parts of the interface a broadcast bus (every instance gets every notice) does not need. */
 export const broadcastDefaults = {
   notifyCommitted: () => {},
-  subscribeUser: async () => {},
+  subscribeUser: () => undefined,
   unsubscribeUser: () => {},
   setWatchersOf: () => {}
 } satisfies Partial<Bus>

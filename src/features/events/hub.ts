@@ -23,17 +23,27 @@ class UserHub {
   private behind = false
   private retry: NodeJS.Timeout | undefined
 
+  private markReady!: () => void
+  /** Settles once the first read of where the user's ids stand is done (or failed: it is then retried). */
+  readonly ready = new Promise<void>((resolve) => { this.markReady = resolve })
+  /** That read waits for the bus to confirm the user's subscription: streams must wait for it too. */
+  deferred = false
+
   constructor (readonly userId: string, private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
 
   /**
    * Learns where the user's ids stand once `subscribed` (the bus routes the user's notices here): an event
    * committed after that read is then announced to this hub. Events offered meanwhile are read afterwards.
    */
-  init (subscribed: Promise<void> = Promise.resolve()): void {
-    subscribed.catch(() => {}).then(() => this.store.latestEventId(this.userId)).then((latest) => {
+  init (subscribed?: Promise<void>): void {
+    this.deferred = subscribed !== undefined
+    const latest = subscribed === undefined ? this.store.latestEventId(this.userId) : subscribed.catch(() => {}).then(() => this.store.latestEventId(this.userId))
+    latest.then((latest) => {
       this.lastId = latest
+      this.markReady()
       if (this.behind) this.catchUp()
     }, (err: unknown) => {
+      this.markReady()
       this.log.error({ err, userId: this.userId }, 'event hub could not read the newest event id')
       this.retryLater(() => this.init())
     })
@@ -114,11 +124,12 @@ class UserHub {
 
 /** Per-user routing of bus notices (a no-op on buses that broadcast every notice to every instance). */
 export interface UserSubscriptions {
-  subscribeUser: (userId: string) => Promise<void>
+  /** undefined: nothing to wait for (the bus broadcasts every notice to every instance). */
+  subscribeUser: (userId: string) => Promise<void> | undefined
   unsubscribeUser: (userId: string) => void
 }
 
-const everything: UserSubscriptions = { subscribeUser: async () => {}, unsubscribeUser: () => {} }
+const everything: UserSubscriptions = { subscribeUser: () => undefined, unsubscribeUser: () => {} }
 
 export class Hubs {
   private readonly byUser = new Map<string, UserHub>()
@@ -128,9 +139,12 @@ export class Hubs {
 
   /**
    * Adds a stream. From now on the stream is pushed every event the hub forwards; it must read the database
-   * itself for whatever committed before (EventStream.start does).
+   * itself for whatever committed before (EventStream.start does). When a promise is returned, only after it
+   * settles: the hub's read of where the user's ids stand waits for the bus subscription, and the stream's
+   * read must come after it, or an event committed in between would be neither read nor forwarded. (Without
+   * a subscription to wait for, the hub's read is issued here, before any read of the stream.)
    */
-  attach (stream: EventStream): void {
+  attach (stream: EventStream): Promise<void> | undefined {
     let hub = this.byUser.get(stream.userId)
     if (hub === undefined) {
       hub = new UserHub(stream.userId, this.store, this.log)
@@ -140,6 +154,7 @@ export class Hubs {
     } else {
       hub.streams.add(stream)
     }
+    return hub.deferred ? hub.ready : undefined
   }
 
   /** Removes a stream; true when it was the user's last stream on this instance. */

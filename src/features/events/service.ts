@@ -104,7 +104,7 @@ export class EventsService {
     }
     // Attach before reading where the user's ids stand: whatever commits after that read is then either
     // pushed to the stream or read by its start(), never missed.
-    this.hubs.attach(stream)
+    const attached = this.hubs.attach(stream)
     let counted = false
     stream.onClosed = () => {
       this.hubs.detach(stream)
@@ -131,6 +131,7 @@ export class EventsService {
       counted = true
       // Online before `ready`: once the client is told it is connected, its contacts see it online.
       await this.presence.streamOpened(userId)
+      await attached
       stream.start(preamble, after)
     } catch (err) {
       stream.close()
