@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Check that the server and its database answer */
+        /** Check that the server and its database answer, and report the event bus */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -997,6 +997,13 @@ export interface operations {
                     "application/json": {
                         /** @enum {string} */
                         status: "ok";
+                        /** @description The event bus between instances. */
+                        bus: {
+                            /** @description in-process: the embedded database (one instance); postgres: LISTEN/NOTIFY; nats: NATS (BUS_URL). */
+                            kind: "in-process" | "postgres" | "nats";
+                            /** @description Whether this instance reaches the bus now. While it does not, the instance keeps serving: its own events still reach its streams, and events of other instances are read from the database within about a second (NATS) or after the reconnect (PostgreSQL). Alert on it; do not take the instance out of the load balancer for it. */
+                            connected: boolean;
+                        };
                     };
                 };
             };

@@ -144,7 +144,7 @@ export async function buildApp (config: Config): Promise<App> {
   await app.register(limitsPlugin)
   await app.register(swaggerPlugin, { version })
   await app.register(multipartPlugin, { maxUploadBytes: config.maxUploadBytes })
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir })
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, busUrl: config.busUrl, faultKillAfterCommit: config.faultKillAfterCommit })
   const { db, bus, log } = app
 
   // Services, each built once, dependencies first.
@@ -152,7 +152,7 @@ export async function buildApp (config: Config): Promise<App> {
   // Requests go through `used`, which also keeps lastUsedAt (at most one write a minute per session).
   await app.register(authPlugin, { secret: jwtSecret, liveSessions: sessions.used })
   const eventLog = new EventLog(db)
-  const hubs = new Hubs(eventLog, log)
+  const hubs = new Hubs(eventLog, log, bus)
   const outbox = new Outbox(db, bus, hubs)
   const presence = new Presence(db, bus, log, config.presenceRenewMs)
   const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), config.maxUploadBytes, log)
@@ -160,6 +160,7 @@ export async function buildApp (config: Config): Promise<App> {
   const blocks = new BlocksService(db, outbox)
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files, blocks })
   const contacts = new ContactsService(db, outbox, presence, users)
+  bus.setWatchersOf(contacts.watchersOf)
   const writer = new MessageWriter(db, outbox, users, contacts, files)
   const typingRelay = new TypingRelay(bus, log)
   const messages = new MessagesService({ db, outbox, writer, users, contacts, files, typingRelay })
@@ -178,7 +179,7 @@ export async function buildApp (config: Config): Promise<App> {
     await events.stop()
   })
 
-  await app.register(healthRoutes)
+  await app.register(healthRoutes, { bus })
   await app.register(limitsRoutes, { limits: limitsOf(config) })
   await app.register(authRoutes, { prefix: '/auth', auth, sessions })
   await app.register(usersRoutes, { prefix: '/users', users })

@@ -13,6 +13,8 @@ export interface Config {
   /** A postgres:// URL, or undefined for embedded PGlite in `${dataDir}/db`. */
   databaseUrl: string | undefined
   dataDir: string
+  /** A nats:// URL: the event bus between instances is NATS; undefined: PostgreSQL LISTEN/NOTIFY. */
+  busUrl: string | undefined
   /** undefined: generated once into DATA_DIR (see resolveJwtSecret). */
   jwtSecret: string | undefined
   maxUploadBytes: number
@@ -31,8 +33,6 @@ export interface Config {
   maxStreamsPerUser: number
   storageQuotaBytes: number
   fileUrlTtlSeconds: number
-  /** nats://host:port carries what crosses instances; undefined: PostgreSQL LISTEN/NOTIFY. */
-  busUrl: string | undefined
   corsOrigins: string[]
   logLevel: string
   // Not in the environment: tuned by tests and benchmarks only.
@@ -48,6 +48,10 @@ export interface Config {
   requestTimeoutMs: number
   /** GET /health answers 503 when the database has not answered within this time. */
   healthTimeoutMs: number
+  /** With a bus that notifies after commit (NATS): how often each instance re-reads where its streams' users' event ids stand. */
+  busSweepMs: number
+  /** Test fault (CHAT_TEST_FAULT=kill-after-commit, refused in production): die right after a commit, before its notice. */
+  faultKillAfterCommit: boolean
   /** Where log lines go (default stdout); tests capture them to check nothing secret is logged. */
   logStream?: { write: (line: string) => void }
 }
@@ -84,6 +88,26 @@ function databaseUrl (raw: string | undefined): string | undefined {
   return raw
 }
 
+function busUrl (raw: string | undefined, database: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined
+  let url: URL
+  try {
+    url = new URL(raw.trim())
+  } catch {
+    throw new ConfigError('BUS_URL must be a nats:// URL')
+  }
+  if (url.protocol !== 'nats:') throw new ConfigError(`BUS_URL must be a nats:// URL, got protocol "${url.protocol}"`)
+  if (database === undefined) throw new ConfigError('BUS_URL needs DATABASE_URL: the embedded database serves one instance, which needs no bus')
+  return raw.trim()
+}
+
+function testFault (raw: string | undefined, production: boolean): boolean {
+  if (raw === undefined || raw === '') return false
+  if (raw !== 'kill-after-commit') throw new ConfigError(`CHAT_TEST_FAULT must be kill-after-commit, got "${raw}"`)
+  if (production) throw new ConfigError('CHAT_TEST_FAULT is for tests only: refused when NODE_ENV=production')
+  return true
+}
+
 function corsOrigins (raw: string | undefined): string[] {
   if (raw === undefined || raw.trim() === '') return []
   return raw.split(',').map((origin) => origin.trim()).filter(Boolean).map((origin) => {
@@ -118,18 +142,6 @@ function trustProxy (raw: string | undefined): boolean | number | string[] {
   })
 }
 
-function busUrl (raw: string | undefined): string | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined
-  let url: URL
-  try {
-    url = new URL(raw.trim())
-  } catch {
-    throw new ConfigError('BUS_URL must be a nats://host:port URL')
-  }
-  if (url.protocol !== 'nats:' || url.hostname === '') throw new ConfigError(`BUS_URL must be a nats://host:port URL, got protocol "${url.protocol}"`)
-  return raw.trim()
-}
-
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const host = env.HOST?.trim() || '127.0.0.1'
   const logLevel = env.LOG_LEVEL?.trim() || 'info'
@@ -137,11 +149,13 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   const jwtSecret = env.JWT_SECRET === '' ? undefined : env.JWT_SECRET
   if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters')
   if (jwtSecret === undefined && env.NODE_ENV === 'production') throw new ConfigError('JWT_SECRET must be set when NODE_ENV=production')
+  const database = databaseUrl(env.DATABASE_URL)
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host,
-    databaseUrl: databaseUrl(env.DATABASE_URL),
+    databaseUrl: database,
     dataDir: env.DATA_DIR?.trim() || './data',
+    busUrl: busUrl(env.BUS_URL, database),
     jwtSecret,
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 26214400, 1, 2 ** 40),
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 2592000, 60, 10 * 365 * 86400),
@@ -155,7 +169,6 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     maxStreamsPerUser: integer(env, 'MAX_STREAMS_PER_USER', 20, 1, 100000),
     storageQuotaBytes: integer(env, 'STORAGE_QUOTA_BYTES', 1073741824, 1, 2 ** 50),
     fileUrlTtlSeconds: integer(env, 'FILE_URL_TTL_SECONDS', 3600, 1, 7 * 86400),
-    busUrl: busUrl(env.BUS_URL),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     logLevel,
     argon2: OWASP_ARGON2,
@@ -164,6 +177,8 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     presenceRenewMs: 5000,
     pruneIntervalMs: 3600000,
     requestTimeoutMs: 120000,
-    healthTimeoutMs: 5000
+    healthTimeoutMs: 5000,
+    busSweepMs: 1000,
+    faultKillAfterCommit: testFault(env.CHAT_TEST_FAULT, env.NODE_ENV === 'production')
   }
 }

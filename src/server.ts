@@ -1,6 +1,7 @@
 // Process entry: configuration from the environment, the app, listening, and a graceful stop on signals.
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.ts'
+import { BusUnavailableError } from './bus/index.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { isDatabaseUnavailable } from './db/errors.ts'
 import { LockedError } from './lib/dir-lock.ts'
@@ -27,6 +28,7 @@ try {
   app = await buildApp(config)
 } catch (err) {
   if (err instanceof LockedError) stop(`cannot open the embedded database: ${err.message}`)
+  if (err instanceof BusUnavailableError) stop(err.message)
   throw err
 }
 

@@ -106,6 +106,9 @@ tap.test('values are read from the environment', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
   t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
   t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2, 'a hop count')
+  t.equal(loadConfig({}).busUrl, undefined, 'no BUS_URL: the database\'s own bus')
+  t.equal(loadConfig({ DATABASE_URL: 'postgres://db/chat', BUS_URL: 'nats://nats.internal:4222' }).busUrl, 'nats://nats.internal:4222')
+  t.equal(loadConfig({}).faultKillAfterCommit, false, 'no test fault unless armed')
 })
 
 tap.test('bad values throw a ConfigError naming the variable', async (t) => {
@@ -149,7 +152,12 @@ tap.test('bad values throw a ConfigError naming the variable', async (t) => {
     [{ STORAGE_QUOTA_BYTES: '1GB' }, 'STORAGE_QUOTA_BYTES'],
     [{ FILE_URL_TTL_SECONDS: '-5' }, 'FILE_URL_TTL_SECONDS'],
     [{ BUS_URL: 'redis://x:6379' }, 'BUS_URL'],
-    [{ BUS_URL: 'not a url' }, 'BUS_URL']
+    [{ BUS_URL: 'not a url' }, 'BUS_URL'],
+    [{ DATABASE_URL: 'postgres://db/chat', BUS_URL: 'redis://localhost:6379' }, 'BUS_URL'],
+    [{ DATABASE_URL: 'postgres://db/chat', BUS_URL: 'not a url' }, 'BUS_URL'],
+    [{ BUS_URL: 'nats://localhost:4222' }, 'BUS_URL'],
+    [{ CHAT_TEST_FAULT: 'explode' }, 'CHAT_TEST_FAULT'],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), CHAT_TEST_FAULT: 'kill-after-commit' }, 'CHAT_TEST_FAULT']
   ]
   for (const [env, variable] of cases) {
     try {
@@ -166,6 +174,7 @@ tap.test('secrets in bad values are not echoed', async (t) => {
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://user:hunter2secret@x/db' }), ConfigError)
   try { loadConfig({ DATABASE_URL: 'mysql://user:hunter2secret@x/db' }) } catch (err) { t.notMatch((err as Error).message, /hunter2secret/) }
   try { loadConfig({ JWT_SECRET: 'tooshortsecret' }) } catch (err) { t.notMatch((err as Error).message, /tooshortsecret/) }
+  try { loadConfig({ DATABASE_URL: 'postgres://db/chat', BUS_URL: 'redis://user:hunter2secret@x' }) } catch (err) { t.notMatch((err as Error).message, /hunter2secret/) }
 })
 
 tap.test('the server stops at start with a one-line message naming the bad variable', async (t) => {

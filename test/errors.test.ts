@@ -337,10 +337,10 @@ tap.test('register, login and token-login are rate limited per client address: 4
 })
 
 tap.test('GET /health: 200 while the database answers, 503 in the error shape when it does not', async (t) => {
-  const { baseUrl, app } = await startApp(t, { healthTimeoutMs: 300 })
+  const { baseUrl, app, config } = await startApp(t, { healthTimeoutMs: 300 })
   const ok = await request(baseUrl, 'GET', '/health')
   t.equal(ok.status, 200)
-  t.same(ok.body, { status: 'ok' })
+  t.same(ok.body, { status: 'ok', bus: { kind: config.busUrl !== undefined ? 'nats' : usingPostgres ? 'postgres' : 'in-process', connected: true } })
   // Hold every database connection in an idle transaction (PGlite has one, the PostgreSQL pool ten): the
   // check cannot get an answer in time.
   let started = 0

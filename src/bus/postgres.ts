@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { type Database, postgresOptions } from '../db/client.ts'
-import { type Bus, BusHandlers, type BusMessage } from './bus.ts'
+import { broadcastDefaults, type Bus, BusHandlers, type BusMessage } from './bus.ts'
 
 /** The listening connection's self-test: an instance's own ping must come back through LISTEN. */
 type Ping = { t: 'k' }
@@ -86,7 +86,11 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
   watchdog.unref()
 
   return {
+    ...broadcastDefaults,
     instanceId,
+    kind: 'postgres',
+    sendsAfterCommit: false,
+    connected: () => listener !== undefined && (pingSentAt === undefined || Date.now() - pingSentAt <= watchdogMs * 2.5),
     notifyInTx: async (tx, message) => {
       await tx.execute(sql`select pg_notify(${CHANNEL}, ${encode(message)})`)
     },

@@ -1,4 +1,5 @@
-// Opens and migrates the database for the app's lifetime, and provides the event bus between instances.
+// Opens and migrates the database for the app's lifetime, and provides the event bus between instances
+// (NATS when busUrl is set, else the database's own).
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { type Database, type Db, openDatabase } from '../db/client.ts'
@@ -13,7 +14,15 @@ declare module 'fastify' {
   }
 }
 
-async function dbPlugin (app: FastifyInstance, options: { databaseUrl: string | undefined, dataDir: string }) {
+export interface DbPluginOptions {
+  databaseUrl: string | undefined
+  dataDir: string
+  /** nats:// URL of the event bus, when not PostgreSQL's LISTEN/NOTIFY. */
+  busUrl?: string | undefined
+  faultKillAfterCommit?: boolean
+}
+
+async function dbPlugin (app: FastifyInstance, options: DbPluginOptions) {
   const database = await openDatabase(options)
   try {
     await migrateDatabase(database)
@@ -21,7 +30,17 @@ async function dbPlugin (app: FastifyInstance, options: { databaseUrl: string | 
     await database.close()
     throw err
   }
-  const bus = await createBus(database)
+  let bus: Bus
+  try {
+    bus = await createBus(database, {
+      url: options.busUrl,
+      killBeforePublish: options.faultKillAfterCommit,
+      warn: (message, err) => app.log.warn({ err }, message)
+    })
+  } catch (err) {
+    await database.close()
+    throw err
+  }
   app.decorate<Database>('database', database)
   app.decorate('db', database.db)
   app.decorate('bus', bus)

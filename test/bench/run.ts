@@ -1,4 +1,4 @@
-// `npm run bench`: runs the benchmark stages (H, P, D, D2, C, Q, S) against a fresh PostgreSQL database of its
+// `npm run bench`: runs the benchmark stages (H, P, D, D2, D2N, R, C, Q, S) against a fresh PostgreSQL database of its
 // own, prints the figures, ratios and targets, and writes test/bench/results/bench-<time>.json.
 // Every server under test and load generator is a child process; all are stopped, and the database dropped,
 // however the run ends.
@@ -17,6 +17,7 @@ import { runHello } from './stages/hello.ts'
 import { runHistory } from './stages/history.ts'
 import { runIdle } from './stages/idle.ts'
 import { runPostgres } from './stages/postgres.ts'
+import { runReceipts } from './stages/receipts.ts'
 import { runSearch } from './stages/search.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
@@ -28,6 +29,8 @@ const STAGES: Record<StageName, { title: string, run: (ctx: StageContext) => Pro
   P: { title: 'P: single-row message INSERTs, 8 connections', run: runPostgres },
   D: { title: 'D: delivered messages, one instance', run: (ctx) => runDelivery(ctx, 1) },
   D2: { title: 'D2: delivered messages, send on instance A, streams on instance B', run: (ctx) => runDelivery(ctx, 2) },
+  D2N: { title: 'D2N: D2 on the NATS bus (BENCH_BUS_URL)', run: (ctx) => runDelivery(ctx, 2, ctx.settings.busUrl) },
+  R: { title: 'R: read receipts (unbatched notifying commits) from many users, PostgreSQL bus then NATS', run: runReceipts },
   C: { title: 'C: idle event streams', run: runIdle },
   Q: { title: 'Q: history pages of a 1,000,000-message conversation', run: runHistory },
   S: { title: 'S: search pages in a 1,000,000-message conversation', run: runSearch }

@@ -19,6 +19,8 @@ interface Teardown {
 }
 
 export const usingPostgres = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== ''
+/** BUS_URL=nats://...: apps on PostgreSQL use NATS as their bus (the multi-instance tests run on both buses). */
+export const testBusUrl = usingPostgres && process.env.BUS_URL !== undefined && process.env.BUS_URL !== '' ? process.env.BUS_URL : undefined
 
 /** A database of its own for one test file: a new PostgreSQL database (dropped at the end), or undefined for PGlite. */
 export async function createTestDatabase (t: Teardown): Promise<string | undefined> {
@@ -116,7 +118,8 @@ export interface TestApp {
  */
 export async function startApp (t: Teardown, overrides: Partial<Config> = {}): Promise<TestApp> {
   const databaseUrl = 'databaseUrl' in overrides ? overrides.databaseUrl : await createTestDatabase(t)
-  const config = testConfig({ ...overrides, databaseUrl })
+  const busUrl = 'busUrl' in overrides ? overrides.busUrl : databaseUrl === undefined ? undefined : testBusUrl
+  const config = testConfig({ ...overrides, databaseUrl, busUrl })
   if (databaseUrl === undefined) cpSync(await pgliteTemplate(), join(config.dataDir, 'db'), { recursive: true })
   const app = await buildApp(config)
   let closed = false

@@ -130,6 +130,12 @@ export class FakeEventStore {
     return latest
   }
 
+  readonly latestEventIds = async (userIds: string[]): Promise<Map<string, number>> => {
+    const latest = new Map(userIds.map((userId) => [userId, this.latest(userId)]))
+    await this.gate()
+    return latest
+  }
+
   readonly readEventsAfter = async (userId: string, afterId: number, limit: number): Promise<StoredEvent[]> => {
     this.reads.push({ userId, afterId })
     const page = this.events.filter((event) => event.userId === userId && event.id > afterId).slice(0, limit)

@@ -28,7 +28,7 @@ t.test('events offered as they commit are forwarded as they are, without reading
   const { store, hubs } = setup()
   store.commit(ALICE, 2)
   const s = fakeStream(ALICE)
-  hubs.attach(s.stream)
+  void hubs.attach(s.stream)
   await flush()
   const batch = store.commit(ALICE, 3)
   hubs.offer(batch)
@@ -41,7 +41,7 @@ t.test('events offered as they commit are forwarded as they are, without reading
 t.test('ids already forwarded are not forwarded again', async (t) => {
   const { store, hubs } = setup()
   const s = fakeStream(ALICE)
-  hubs.attach(s.stream)
+  void hubs.attach(s.stream)
   await flush()
   const first = store.commit(ALICE, 2)
   hubs.offer(first)
@@ -57,7 +57,7 @@ t.test('events offered before the hub knows where the ids stand are read after',
   store.commit(ALICE, 2)
   store.gated = true
   const s = fakeStream(ALICE)
-  hubs.attach(s.stream)
+  void hubs.attach(s.stream)
   t.equal(store.waiting, 1, 'asking for the newest id (2)')
   hubs.offer(store.commit(ALICE, 2))
   t.same(s.ids(), [], 'held back: the hub does not know yet whether 3 follows what it has')
@@ -70,7 +70,7 @@ t.test('events offered before the hub knows where the ids stand are read after',
 t.test('a gap in offers is filled from the database: every id once, in order', async (t) => {
   const { store, hubs } = setup()
   const s = fakeStream(ALICE)
-  hubs.attach(s.stream)
+  void hubs.attach(s.stream)
   await flush()
   store.commit(ALICE, 3) // committed elsewhere, never offered here
   hubs.offer(store.commit(ALICE, 2))
@@ -82,7 +82,7 @@ t.test('a gap in offers is filled from the database: every id once, in order', a
 t.test('offers and pokes during a read are not lost, and nothing is forwarded twice', async (t) => {
   const { store, hubs } = setup()
   const s = fakeStream(ALICE)
-  hubs.attach(s.stream)
+  void hubs.attach(s.stream)
   await flush()
   store.gated = true
   store.commit(ALICE, 1)
@@ -104,7 +104,7 @@ t.test('offers and pokes during a read are not lost, and nothing is forwarded tw
 t.test('a poke reads only when the other instance is ahead', async (t) => {
   const { store, hubs } = setup()
   const s = fakeStream(ALICE)
-  hubs.attach(s.stream)
+  void hubs.attach(s.stream)
   await flush()
   hubs.offer(store.commit(ALICE, 2))
   hubs.poke(ALICE, 2)
@@ -128,8 +128,8 @@ t.test('pokeAll makes every hub check the database', async (t) => {
   const { store, hubs } = setup()
   const a = fakeStream(ALICE)
   const b = fakeStream(BOB)
-  hubs.attach(a.stream)
-  hubs.attach(b.stream)
+  void hubs.attach(a.stream)
+  void hubs.attach(b.stream)
   await flush()
   store.commit(ALICE, 1)
   store.commit(BOB, 2)
@@ -144,7 +144,7 @@ t.test('each user\'s events go to that user\'s streams only, each stream gets th
   const a1 = fakeStream(ALICE)
   const a2 = fakeStream(ALICE)
   const b = fakeStream(BOB)
-  for (const s of [a1, a2, b]) hubs.attach(s.stream)
+  for (const s of [a1, a2, b]) void hubs.attach(s.stream)
   await flush()
   hubs.offer([...store.commit(ALICE, 2), ...store.commit(BOB, 1), ...store.commit('carol', 1)])
   t.same(a1.ids(), [1, 2])
@@ -161,8 +161,8 @@ t.test('detach answers true for the user\'s last stream; the hub is gone with it
   const { store, hubs } = setup()
   const a1 = fakeStream(ALICE)
   const a2 = fakeStream(ALICE)
-  hubs.attach(a1.stream)
-  hubs.attach(a2.stream)
+  void hubs.attach(a1.stream)
+  void hubs.attach(a2.stream)
   await flush()
   t.equal(hubs.detach(a1.stream), false, 'another stream remains')
   hubs.offer(store.commit(ALICE, 1))
@@ -174,7 +174,7 @@ t.test('detach answers true for the user\'s last stream; the hub is gone with it
   hubs.offer(store.commit(ALICE, 1))
   t.same(a2.ids(), [1])
   const again = fakeStream(ALICE)
-  hubs.attach(again.stream)
+  void hubs.attach(again.stream)
   await flush()
   hubs.offer(store.commit(ALICE, 1))
   t.same(again.ids(), [3], 'a new hub starts from the newest id')
@@ -183,7 +183,7 @@ t.test('detach answers true for the user\'s last stream; the hub is gone with it
 t.test('a gap longer than a page is read page after page', async (t) => {
   const { store, hubs } = setup()
   const s = fakeStream(ALICE)
-  hubs.attach(s.stream)
+  void hubs.attach(s.stream)
   await flush()
   store.commit(ALICE, 1100)
   hubs.offer(store.commit(ALICE, 1))
@@ -196,7 +196,7 @@ t.test('a failed read is logged and retried, so the streams do not wait for the 
   const { store, hubs, entries } = setup()
   const s = fakeStream(ALICE)
   store.failures = 1
-  hubs.attach(s.stream)
+  void hubs.attach(s.stream)
   await flush()
   t.match(entries, [{ level: 'error', args: [{ userId: ALICE }, /newest event id/] }])
   await sleep(1200) // the hub retries after a second
@@ -229,7 +229,7 @@ t.test('hub and stream together, under random commits here and elsewhere, pokes 
     const res = new FakeResponse()
     const stream = new EventStream({ userId: ALICE, sessionId: 's', res: res.asResponse(), log: recordingLogger().log, read: store.reader(ALICE), stallTimeoutMs: 60_000 })
     // As the service does: attach first, then read where the ids stand and start from the client's position.
-    hubs.attach(stream)
+    void hubs.attach(stream)
     const resumeAfter = int(store.latest(ALICE))
     stream.start('retry: 1000\n\n', resumeAfter)
     for (let step = 0; step < 150; step++) {

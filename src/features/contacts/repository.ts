@@ -60,6 +60,13 @@ export async function talkVerdicts (db: Db, pairs: Array<[string, string]>): Pro
   })
 }
 
+/** Every user who has `contactId` as a contact, leaving out any pair with a block either way. */
+export async function ownersOf (db: Db, contactId: string): Promise<string[]> {
+  const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts)
+    .where(and(eq(contacts.contactId, contactId), not(blockBetween(contacts.ownerId, contacts.contactId))))
+  return rows.map((row) => row.ownerId)
+}
+
 /** Those of `owners` who have `contactId` as a contact, leaving out any pair with a block either way. */
 export async function ownersAmong (db: Db, contactId: string, owners: string[]): Promise<string[]> {
   const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts)

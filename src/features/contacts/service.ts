@@ -5,7 +5,7 @@ import type { Contact } from '../../schemas/models.ts'
 import type { Outbox } from '../events/outbox.ts'
 import type { Presence } from '../events/presence.ts'
 import type { UsersService } from '../users/service.ts'
-import { deleteContact, insertContact, listContacts, ownersAmong, type ContactRow, talkVerdicts, type TalkVerdict } from './repository.ts'
+import { deleteContact, insertContact, listContacts, ownersAmong, ownersOf, type ContactRow, talkVerdicts, type TalkVerdict } from './repository.ts'
 
 export type { TalkVerdict } from './repository.ts'
 
@@ -44,6 +44,9 @@ export class ContactsService {
       emit(ownerId, 'contact.removed', { contactId })
     })
   }
+
+  /** Every user told of `userId`'s presence (a bus that routes presence to each watcher needs them all), leaving out blocked pairs. */
+  readonly watchersOf = async (userId: string): Promise<string[]> => ownersOf(this.db, userId)
 
   /** Which of `candidates` have `userId` as a contact (they watch its presence), leaving out blocked pairs. */
   readonly watchersAmong = async (userId: string, candidates: string[]): Promise<string[]> => ownersAmong(this.db, userId, candidates)

@@ -12,6 +12,7 @@ const RETRY_MS = 1000
 
 export interface HubStore {
   latestEventId: (userId: string) => Promise<number>
+  latestEventIds: (userIds: string[]) => Promise<Map<string, number>>
   readEventsAfter: (userId: string, afterId: number, limit: number) => Promise<StoredEvent[]>
 }
 
@@ -23,14 +24,27 @@ class UserHub {
   private behind = false
   private retry: NodeJS.Timeout | undefined
 
+  private markReady!: () => void
+  /** Settles once the first read of where the user's ids stand is done (or failed: it is then retried). */
+  readonly ready = new Promise<void>((resolve) => { this.markReady = resolve })
+  /** That read waits for the bus to confirm the user's subscription: streams must wait for it too. */
+  deferred = false
+
   constructor (readonly userId: string, private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
 
-  /** Learns where the user's ids stand; events offered meanwhile are read from the database afterwards. */
-  init (): void {
-    this.store.latestEventId(this.userId).then((latest) => {
+  /**
+   * Learns where the user's ids stand once `subscribed` (the bus routes the user's notices here): an event
+   * committed after that read is then announced to this hub. Events offered meanwhile are read afterwards.
+   */
+  init (subscribed?: Promise<void>): void {
+    this.deferred = subscribed !== undefined
+    const latest = subscribed === undefined ? this.store.latestEventId(this.userId) : subscribed.catch(() => {}).then(() => this.store.latestEventId(this.userId))
+    latest.then((latest) => {
       this.lastId = latest
+      this.markReady()
       if (this.behind) this.catchUp()
     }, (err: unknown) => {
+      this.markReady()
       this.log[logLevel(err)]({ err, userId: this.userId }, 'event hub could not read the newest event id')
       this.retryLater(() => this.init())
     })
@@ -109,25 +123,39 @@ class UserHub {
   }
 }
 
+/** Per-user routing of bus notices (a no-op on buses that broadcast every notice to every instance). */
+export interface UserSubscriptions {
+  /** undefined: nothing to wait for (the bus broadcasts every notice to every instance). */
+  subscribeUser: (userId: string) => Promise<void> | undefined
+  unsubscribeUser: (userId: string) => void
+}
+
+const everything: UserSubscriptions = { subscribeUser: () => undefined, unsubscribeUser: () => {} }
+
 export class Hubs {
   private readonly byUser = new Map<string, UserHub>()
+  private sweeping = false
 
-  constructor (private readonly store: HubStore, private readonly log: FastifyBaseLogger) {}
+  constructor (private readonly store: HubStore, private readonly log: FastifyBaseLogger, private readonly subscriptions: UserSubscriptions = everything) {}
 
   /**
    * Adds a stream. From now on the stream is pushed every event the hub forwards; it must read the database
-   * itself for whatever committed before (EventStream.start does).
+   * itself for whatever committed before (EventStream.start does). When a promise is returned, only after it
+   * settles: the hub's read of where the user's ids stand waits for the bus subscription, and the stream's
+   * read must come after it, or an event committed in between would be neither read nor forwarded. (Without
+   * a subscription to wait for, the hub's read is issued here, before any read of the stream.)
    */
-  attach (stream: EventStream): void {
+  attach (stream: EventStream): Promise<void> | undefined {
     let hub = this.byUser.get(stream.userId)
     if (hub === undefined) {
       hub = new UserHub(stream.userId, this.store, this.log)
       this.byUser.set(stream.userId, hub)
       hub.streams.add(stream)
-      hub.init()
+      hub.init(this.subscriptions.subscribeUser(stream.userId))
     } else {
       hub.streams.add(stream)
     }
+    return hub.deferred ? hub.ready : undefined
   }
 
   /** Removes a stream; true when it was the user's last stream on this instance. */
@@ -136,6 +164,7 @@ export class Hubs {
     if (hub === undefined || !hub.streams.delete(stream)) return false
     if (hub.streams.size > 0) return false
     this.byUser.delete(stream.userId)
+    this.subscriptions.unsubscribeUser(stream.userId)
     hub.dispose()
     return true
   }
@@ -160,6 +189,24 @@ export class Hubs {
 
   pokeAll (): void {
     for (const hub of this.byUser.values()) hub.poke(undefined)
+  }
+
+  /**
+   * Reads where every local user's ids stand and catches up the hubs that are behind: what a notice lost
+   * between another instance's commit and its publish would have told (one query per sweep).
+   */
+  async sweep (): Promise<void> {
+    if (this.sweeping || this.byUser.size === 0) return
+    this.sweeping = true
+    try {
+      const latest = await this.store.latestEventIds(this.userIds())
+      for (const [userId, newestId] of latest) {
+        const hub = this.byUser.get(userId)
+        if (hub?.lastId !== undefined && newestId > hub.lastId) hub.poke(newestId)
+      }
+    } finally {
+      this.sweeping = false
+    }
   }
 
   userIds (): string[] {

@@ -3,7 +3,7 @@
 import type { Db } from '../../db/client.ts'
 import { Batcher } from '../../lib/batcher.ts'
 import type { HubStore } from './hub.ts'
-import { type EventRead, latestEventId, oldestKeptEventId, pruneEventsBefore, readEventsAfterMany, type StoredEvent } from './repository.ts'
+import { type EventRead, latestEventId, latestEventIds, oldestKeptEventId, pruneEventsBefore, readEventsAfterMany, type StoredEvent } from './repository.ts'
 
 export class EventLog implements HubStore {
   // One notice from another instance can name dozens of users.
@@ -15,6 +15,10 @@ export class EventLog implements HubStore {
 
   async latestEventId (userId: string): Promise<number> {
     return (await latestEventId(this.db, userId)) ?? 0
+  }
+
+  latestEventIds (userIds: string[]): Promise<Map<string, number>> {
+    return latestEventIds(this.db, userIds)
   }
 
   readEventsAfter (userId: string, afterId: number, limit: number): Promise<StoredEvent[]> {

@@ -1,7 +1,7 @@
 // The outbox: a change and the durable events it causes commit together; the events reach this instance's
 // streams after the commit, and other instances through the bus notice sent with it.
 import fastJson from 'fast-json-stringify'
-import type { Bus } from '../../bus/index.ts'
+import type { Bus, BusMessage } from '../../bus/index.ts'
 import type { Db } from '../../db/client.ts'
 import { MODEL_SCHEMAS } from '../../schemas/models.ts'
 import type { Hubs } from './hub.ts'
@@ -28,13 +28,21 @@ export class Outbox {
    */
   async transaction<T> (work: (tx: Db, emit: Emit) => Promise<T>): Promise<T> {
     let stored: StoredEvent[] = []
+    let notice: BusMessage | undefined
     const result = await this.db.transaction(async (tx) => {
       const drafts: EventDraft[] = []
       const emit: Emit = (userId, type, data) => { drafts.push({ userId, type, data: serializers[type](data), messageId: carriedMessage(type, data) }) }
       const value = await work(tx, emit)
-      stored = await appendEvents(tx, drafts, (events) => events.length > 0 ? this.bus.notifyInTx(tx, { t: 'e', u: newestPerUser(events) }) : Promise.resolve())
+      stored = await appendEvents(tx, drafts, (events) => {
+        if (events.length === 0) return Promise.resolve()
+        notice = { t: 'e', u: newestPerUser(events) }
+        return this.bus.notifyInTx(tx, notice)
+      })
       return value
     })
+    // A bus whose notices are not transactional announces now; if this process dies first, the other
+    // instances' sweeps find the events in the table.
+    if (notice !== undefined) this.bus.notifyCommitted(notice)
     this.hubs.offer(stored)
     return result
   }

@@ -112,6 +112,13 @@ export async function latestEventId (db: Db, userId: string): Promise<number | u
   return row?.lastEventId
 }
 
+/** latestEventId of many users in one query (users that do not exist are left out). */
+export async function latestEventIds (db: Db, userIds: string[]): Promise<Map<string, number>> {
+  if (userIds.length === 0) return new Map()
+  const rows = await db.select({ id: users.id, lastEventId: users.lastEventId }).from(users).where(anyUuid(users.id, userIds))
+  return new Map(rows.map((row) => [row.id, row.lastEventId]))
+}
+
 export async function oldestKeptEventId (db: Db, userId: string): Promise<number | undefined> {
   const [row] = await db.select({ id: min(events.id).mapWith(Number) }).from(events).where(eq(events.userId, userId))
   return row?.id ?? undefined

@@ -13,7 +13,7 @@ import { EventStream } from './stream.ts'
 /** How long stopping waits for the database (withdrawing presence, a prune under way). */
 const STOP_DATABASE_MS = 3000
 
-export type EventsSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseStallTimeoutMs' | 'pruneIntervalMs' | 'eventsRetentionDays'>
+export type EventsSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseStallTimeoutMs' | 'pruneIntervalMs' | 'eventsRetentionDays' | 'busSweepMs'>
 
 export interface EventsDependencies {
   eventLog: EventLog
@@ -45,12 +45,13 @@ export class EventsService {
   private readonly log: FastifyBaseLogger
   private readonly liveSessions: EventsDependencies['liveSessions']
   private readonly watchersAmong: EventsDependencies['watchersAmong']
+  private readonly bus: Bus
   private timers: NodeJS.Timeout[] = []
   private stopped = false
   private pruning: Promise<unknown> = Promise.resolve()
 
   constructor (deps: EventsDependencies) {
-    ({ hubs: this.hubs, presence: this.presence, eventLog: this.eventLog, settings: this.settings, log: this.log, liveSessions: this.liveSessions, watchersAmong: this.watchersAmong } = deps)
+    ({ hubs: this.hubs, presence: this.presence, eventLog: this.eventLog, settings: this.settings, log: this.log, liveSessions: this.liveSessions, watchersAmong: this.watchersAmong, bus: this.bus } = deps)
     deps.bus.onMessage((message) => this.onBusMessage(message))
     deps.bus.onReconnect(() => {
       this.log.warn('event bus reconnected: catching up every stream from the database')
@@ -68,6 +69,15 @@ export class EventsService {
     const prune = setInterval(() => this.schedulePrune(), this.settings.pruneIntervalMs)
     for (const timer of [heartbeat, prune]) timer.unref()
     this.timers.push(heartbeat, prune)
+    if (this.bus.sendsAfterCommit) {
+      // Notices sent after the commit can be lost (the sender died in between, the bus was down): the
+      // events table is the source of truth, so each instance re-reads where its users' ids stand.
+      const sweep = setInterval(() => {
+        this.hubs.sweep().catch((err: unknown) => this.log.error({ err }, 'event sweep failed'))
+      }, this.settings.busSweepMs)
+      sweep.unref()
+      this.timers.push(sweep)
+    }
   }
 
   /** Ends every stream (clients reconnect elsewhere and resume) and withdraws this instance's presence. */
@@ -104,7 +114,7 @@ export class EventsService {
     }
     // Attach before reading where the user's ids stand: whatever commits after that read is then either
     // pushed to the stream or read by its start(), never missed.
-    this.hubs.attach(stream)
+    const attached = this.hubs.attach(stream)
     let counted = false
     stream.onClosed = () => {
       this.hubs.detach(stream)
@@ -131,6 +141,7 @@ export class EventsService {
       counted = true
       // Online before `ready`: once the client is told it is connected, its contacts see it online.
       await this.presence.streamOpened(userId)
+      await attached
       stream.start(preamble, after)
     } catch (err) {
       stream.close()
@@ -162,7 +173,8 @@ export class EventsService {
         else for (const [userId, newestId] of message.u) this.hubs.poke(userId, newestId)
         break
       case 'p':
-        this.sendPresence(message.u, message.o).catch(fail)
+        if (message.w !== undefined) this.sendPresenceTo(message.w, message.u, message.o)
+        else this.sendPresence(message.u, message.o).catch(fail)
         break
       case 'r':
         this.checkSessions(message.u).catch(fail)
@@ -186,6 +198,12 @@ export class EventsService {
   private sendTyping (toId: string, fromId: string, typing: boolean): void {
     const data = JSON.stringify({ userId: fromId, typing })
     for (const stream of this.hubs.streamsOf(toId)) stream.sendTransient('typing', data)
+  }
+
+  /** A bus that routes presence to each watcher resolved the watchers already. */
+  private sendPresenceTo (watcherId: string, userId: string, online: boolean): void {
+    const data = JSON.stringify({ userId, online })
+    for (const stream of this.hubs.streamsOf(watcherId)) stream.sendTransient('presence', data)
   }
 
   private async checkSessions (userId: string): Promise<void> {

@@ -4,6 +4,7 @@ import type { HelloResult } from '../stages/hello.ts'
 import type { HistoryResult } from '../stages/history.ts'
 import type { IdleResult } from '../stages/idle.ts'
 import type { PostgresResult } from '../stages/postgres.ts'
+import type { ReceiptsResult } from '../stages/receipts.ts'
 import type { SearchResult } from '../stages/search.ts'
 
 export type Failed = { error: string }
@@ -12,6 +13,8 @@ export interface StageResults {
   P?: PostgresResult | Failed
   D?: DeliveryResult | Failed
   D2?: DeliveryResult | Failed
+  D2N?: DeliveryResult | Failed
+  R?: ReceiptsResult | Failed
   C?: IdleResult | Failed
   Q?: HistoryResult | Failed
   S?: SearchResult | Failed
@@ -52,6 +55,7 @@ export function targets (stages: StageResults): Target[] {
   const r = ratios(stages)
   const d = ok(stages.D)
   const d2 = ok(stages.D2)
+  const d2n = ok(stages.D2N)
   const c = ok(stages.C)
   const q = ok(stages.Q)
   const atLeast = (value: number | undefined, goal: number) => value === undefined ? undefined : value >= goal
@@ -67,6 +71,7 @@ export function targets (stages: StageResults): Target[] {
     { name: 'D2 p99 at half load (ms)', value: d2?.open?.latencyMs.p99, goal: '<= 50', met: atMost(d2?.open?.latencyMs.p99, 50) },
     { name: 'D lost + duplicated + out of order', value: faults(d), goal: '= 0', met: faults(d) === undefined ? undefined : faults(d) === 0 },
     { name: 'D2 lost + duplicated + out of order', value: faults(d2), goal: '= 0', met: faults(d2) === undefined ? undefined : faults(d2) === 0 },
+    { name: 'D2N lost + duplicated + out of order', value: faults(d2n), goal: '= 0', met: faults(d2n) === undefined ? undefined : faults(d2n) === 0 },
     { name: 'C idle streams per GiB', value: c?.streamsPerGiB, goal: '>= 50,000', met: atLeast(c?.streamsPerGiB, 50_000) },
     { name: 'Q first page vs deep page (faster/slower)', value: q?.spread, goal: '<= 2', met: atMost(q?.spread, 2) },
     { name: 'Q/S (history page over 3-char search page)', value: r.qOverS, goal: '<= 3', met: atMost(r.qOverS, 3) }
@@ -84,7 +89,7 @@ function deliveryRows (label: string, result: DeliveryResult | Failed | undefine
   const d = ok(result)
   if (d === undefined) return [[`${label}`, 'failed', (result as Failed).error.split('\n')[0]!.slice(0, 100)]]
   const via = d.mode === 'profile' ? ' [PATCH /users/me: no message route]' : ''
-  const setup = `${d.pairs} pairs, window ${d.closed.window}${d.instances === 2 ? ', send on A, streams on B' : ''}${via}`
+  const setup = `${d.pairs} pairs, window ${d.closed.window}${d.instances === 2 ? `, send on A, streams on B, ${d.bus} bus` : ''}${via}`
   const rows = [
     [`${label}  delivered msgs/s (closed loop)`, int(d.closed.deliveredPerSec), setup],
     [`${label}  latency p50 / p95 / p99`, ms(d.closed.latencyMs.p99), `${ms(d.closed.latencyMs.p50)} / ${ms(d.closed.latencyMs.p95)} / ${ms(d.closed.latencyMs.p99)}, max ${ms(d.closed.latencyMs.max)}`],
@@ -114,7 +119,17 @@ export function renderTable (stages: StageResults): string {
     if (p === undefined) failed('P  inserts/s', stages.P)
     else rows.push(['P  inserts/s', int(p.insertsPerSec), `${p.connections} connections, one row per transaction, p50 ${ms(p.latencyP50Ms)}, p99 ${ms(p.latencyP99Ms)}`])
   }
-  rows.push(...deliveryRows('D ', stages.D), ...deliveryRows('D2', stages.D2))
+  rows.push(...deliveryRows('D ', stages.D), ...deliveryRows('D2', stages.D2), ...deliveryRows('D2N', stages.D2N))
+  if (stages.R !== undefined) {
+    const r = ok(stages.R)
+    if (r === undefined) failed('R  read receipts commits/s', stages.R)
+    else {
+      for (const run of [r.postgres, r.nats]) {
+        rows.push([`R  receipts commits/s, ${run.bus} bus`, int(run.commitsPerSec), `${r.pairs} readers on A + B, p50 ${ms(run.latencyP50Ms)}, p99 ${ms(run.latencyP99Ms)}, errors ${run.errors}${run.firstError === undefined ? '' : ` (${run.firstError.slice(0, 60)})`}; CPU ${run.serverCores.map((c) => c.toFixed(2)).join(' + ')}`])
+      }
+      rows.push(['R  NATS over PostgreSQL bus', ratio(r.natsOverPostgres), ''])
+    }
+  }
   if (stages.C !== undefined) {
     const c = ok(stages.C)
     if (c === undefined) failed('C  idle streams', stages.C)

@@ -7,7 +7,7 @@ function int (name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INT
   return Math.floor(value)
 }
 
-export const ALL_STAGES = ['H', 'P', 'D', 'D2', 'C', 'Q', 'S'] as const
+export const ALL_STAGES = ['H', 'P', 'D', 'D2', 'D2N', 'R', 'C', 'Q', 'S'] as const
 export type StageName = typeof ALL_STAGES[number]
 
 export interface Settings {
@@ -17,6 +17,10 @@ export interface Settings {
   stages: StageName[]
   /** Sender/receiver pairs for D and D2. */
   pairs: number
+  /** The NATS server of D2N and R's second run. */
+  busUrl: string
+  /** R: sender/reader pairs, each reader marking messages read one by one. */
+  receiptPairs: number
   /** HTTP connections of autocannon (H, Q) and of the D load generator's pool per server. */
   connections: number
   /** HTTP pipelining factor of the H stage (Fastify's own benchmarks use 10). */
@@ -54,6 +58,8 @@ export function loadSettings (): Settings {
     seconds,
     stages: stages as StageName[],
     pairs,
+    busUrl: process.env.BENCH_BUS_URL?.trim() || 'nats://127.0.0.1:4222',
+    receiptPairs: int('BENCH_RECEIPT_PAIRS', 32, 1, 5000),
     connections: int('BENCH_CONNECTIONS', 100, 1, 10000),
     pipelining: int('BENCH_PIPELINING', 10, 1, 100),
     window: int('BENCH_WINDOW', Math.max(pairs * 4, 64), 1, 100000),

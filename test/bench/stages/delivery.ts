@@ -1,5 +1,5 @@
 // D and D2, delivered messages: the real server in its own process (D2: two of them on one database, senders
-// on the first, receivers' streams on the second), N sender/receiver pairs, and the load generator
+// on the first, receivers' streams on the second; D2N: the same on the NATS bus), N sender/receiver pairs, and the load generator
 // (delivery-load.ts) in a third process. Closed loop for the maximum, then open loop at half of it.
 import { fileURLToPath } from 'node:url'
 import { Api, type BenchUser } from '../lib/api.ts'
@@ -12,6 +12,8 @@ const LOAD_MODULE = fileURLToPath(new URL('./delivery-load.ts', import.meta.url)
 
 export interface DeliveryResult extends LoadResult {
   instances: number
+  /** The bus between the instances. */
+  bus: 'postgres' | 'nats'
   pairs: number
   mode: LoadSpec['mode']
   /** Average CPU each server used over the whole run (closed and open loop), in cores. */
@@ -51,7 +53,7 @@ async function runLoad (child: Child, spec: LoadSpec, timeoutMs: number): Promis
   return (await askChild<{ result: LoadResult }>(child, { run: spec }, timeoutMs)).result
 }
 
-export async function runDelivery (ctx: StageContext, instances: 1 | 2): Promise<DeliveryResult> {
+export async function runDelivery (ctx: StageContext, instances: 1 | 2, busUrl?: string): Promise<DeliveryResult> {
   const { settings } = ctx
   const servers: Server[] = []
   let load: Child | undefined
@@ -62,7 +64,8 @@ export async function runDelivery (ctx: StageContext, instances: 1 | 2): Promise
         databaseUrl: ctx.db.url,
         jwtSecret: ctx.jwtSecret,
         dataDir: ctx.dataDir,
-        nodeArgs: settings.serverNodeArgs
+        nodeArgs: settings.serverNodeArgs,
+        env: busUrl === undefined ? {} : { BUS_URL: busUrl }
       }))
     }
     api = new Api(servers[0]!.url)
@@ -88,6 +91,7 @@ export async function runDelivery (ctx: StageContext, instances: 1 | 2): Promise
     return {
       ...result,
       instances,
+      bus: busUrl === undefined ? 'postgres' : 'nats',
       pairs: settings.pairs,
       mode: pairs.mode,
       serverCores: servers.map((server, i) => (readCpuMs(server.pid) - cpuBefore[i]!) / wall)
