@@ -117,7 +117,7 @@ export interface paths {
         head?: never;
         /**
          * Change your profile or password
-         * @description Only the fields sent change. Changing the password needs `currentPassword` and revokes every other session of the user (their streams get `session.revoked`). Sends `profile.updated` to your streams.
+         * @description Only the fields sent change. Changing the password or the email needs `currentPassword` (sending the unchanged email does not); a password change revokes every other session of the user (their streams get `session.revoked`). Wrong `currentPassword` guesses are limited to RATE_LIMIT_AUTH_PER_MINUTE per user and per client address: past that, any request that sends `password` or `email` is 429 until the window ends, even with the right password. Sends `profile.updated` to your streams.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -695,7 +695,7 @@ export interface operations {
                 "application/json": {
                     /** @description 2-32 Unicode letters (with their combining marks), digits, "_", "." or "-" (so "张三" is valid), not starting with a combining mark; stored exactly as sent (no normalization); unique without regard to case. */
                     username: string;
-                    /** @description 8-256 characters. */
+                    /** @description 8-256 characters, not only whitespace. */
                     password: string;
                     /**
                      * Format: email
@@ -1102,7 +1102,7 @@ export interface operations {
                     avatarUrl?: string | null;
                     /** @description The new password, 8-256 characters. Needs currentPassword; ends every other session. */
                     password?: string;
-                    /** @description Required to change the password. */
+                    /** @description Required to change the password or the email. */
                     currentPassword?: string;
                 };
             };
@@ -1199,7 +1199,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description RATE_LIMITED: over the budget named by RateLimit-Limit; see Retry-After. */
+            /** @description RATE_LIMITED: too many wrong currentPassword guesses for this user or from this address, or over RATE_LIMIT_PER_MINUTE; see Retry-After. */
             429: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];

@@ -54,3 +54,26 @@ tap.test('with TRUST_PROXY, each forwarded client has its own budget, and a user
   t.equal(register.status, 201)
   t.equal(register.headers.get('ratelimit-limit'), '3')
 })
+
+tap.test('wrong currentPassword guesses are limited per user and per client address: 429 with Retry-After', async (t) => {
+  const { baseUrl } = await startApp(t, { rateLimitAuthPerMinute: 3, trustProxy: ['127.0.0.1'] })
+  const alice = await registerUser(baseUrl)
+  const bob = await registerUser(baseUrl)
+  const patch = async (user: { token: string }, body: unknown, address: string) => {
+    const response = await fetch(`${baseUrl}/users/me`, { method: 'PATCH', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}`, 'x-forwarded-for': address } })
+    return { status: response.status, headers: response.headers, body: await response.json() }
+  }
+  const guess = (user: typeof alice, address: string) => patch(user, { password: 'a new password', currentPassword: 'a wrong guess' }, address)
+  for (let i = 0; i < 3; i++) t.equal((await guess(alice, '192.0.2.1')).status, 403, `wrong guess ${i + 1}: 403`)
+  const limited = await guess(alice, '192.0.2.2')
+  t.equal(limited.status, 429, 'the user\'s budget holds across addresses')
+  t.match(limited.body, { statusCode: 429, code: 'RATE_LIMITED' })
+  t.ok(Number(limited.headers.get('retry-after')) > 0, 'Retry-After')
+  const right = await patch(alice, { password: 'a new password', currentPassword: alice.password }, '192.0.2.3')
+  t.equal(right.status, 429, 'even the right password waits')
+  t.equal((await patch(alice, { username: uniqueName() }, '192.0.2.3')).status, 200, 'changes that need no password go on')
+  t.equal((await guess(bob, '192.0.2.1')).status, 429, 'the address that guessed is limited for every user')
+  t.equal((await guess(bob, '192.0.2.9')).status, 403, 'another user from another address is not')
+  const fine = await patch(bob, { password: 'another new password', currentPassword: bob.password }, '192.0.2.10')
+  t.equal(fine.status, 200, 'a right password is never counted as a guess')
+})

@@ -7,6 +7,11 @@ import { AppError } from '../errors.ts'
 
 export type BudgetHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
+export interface FailureBudget {
+  check: BudgetHook
+  charge: (request: FastifyRequest) => Promise<void>
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /**
@@ -14,11 +19,21 @@ declare module 'fastify' {
      * it answers undefined). Several budgets may apply to one request: the headers describe the tightest.
      */
     budget: (name: string, max: number, key: (request: FastifyRequest) => string | undefined) => BudgetHook
+    /**
+     * A budget of failures (wrong password guesses): `check` refuses with 429 once `max` were charged in the
+     * window, `charge` counts one. Only what fails is counted.
+     */
+    failureBudget: (name: string, max: number, key: (request: FastifyRequest) => string) => FailureBudget
   }
 }
 
 const WINDOW_MS = 60_000
 const tightest = Symbol('tightest remaining budget')
+
+function tooMany (reply: FastifyReply, retryAfter: number): never {
+  reply.header('retry-after', retryAfter)
+  throw new AppError('RATE_LIMITED', `Too many requests: retry in ${retryAfter} s`)
+}
 
 async function limitsPlugin (app: FastifyInstance) {
   await app.register(fastifyRateLimit, { global: false })
@@ -37,10 +52,18 @@ async function limitsPlugin (app: FastifyInstance) {
           .header('ratelimit-remaining', result.remaining)
           .header('ratelimit-reset', result.ttlInSeconds)
       }
-      if (result.isExceeded) {
-        reply.header('retry-after', result.ttlInSeconds)
-        throw new AppError('RATE_LIMITED', `Too many requests: retry in ${result.ttlInSeconds} s`)
-      }
+      if (result.isExceeded) tooMany(reply, result.ttlInSeconds)
+    }
+  })
+
+  app.decorate('failureBudget', (name: string, max: number, key: (request: FastifyRequest) => string): FailureBudget => {
+    const counter = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => `${name}:${key(request)}` })
+    return {
+      check: async (request, reply) => {
+        const result = await counter(request, { increment: false })
+        if (!result.isAllowed && result.remaining <= 0 && result.ttl > 0) tooMany(reply, result.ttlInSeconds)
+      },
+      charge: async (request) => { await counter(request) }
     }
   })
 }

@@ -11,7 +11,7 @@ export const Username = () => Type.String({
   pattern: USERNAME_PATTERN,
   description: '2-32 Unicode letters (with their combining marks), digits, "_", "." or "-" (so "张三" is valid), not starting with a combining mark; stored exactly as sent (no normalization); unique without regard to case.'
 })
-export const Password = (description = '8-256 characters.') => Type.String({ minLength: 8, maxLength: 256, description })
+export const Password = (description = '8-256 characters, not only whitespace.') => Type.String({ minLength: 8, maxLength: 256, pattern: '\\S', description })
 export const Email = () => Type.String({ format: 'email', maxLength: 254, description: 'A valid address, unique without regard to case.' })
 export const AvatarUrl = () => Type.Union([
   Type.String({ maxLength: 2048, pattern: `^(https?://[^\\s]+|/files/${UUID_BODY})$`, description: 'An http(s) URL or a /files/{id} path.' }),

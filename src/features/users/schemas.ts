@@ -9,7 +9,7 @@ export const UpdateMeBodySchema = Type.Object({
   email: Type.Optional(Email()),
   avatarUrl: Type.Optional(AvatarUrl()),
   password: Type.Optional(Password('The new password, 8-256 characters. Needs currentPassword; ends every other session.')),
-  currentPassword: Type.Optional(Type.String({ maxLength: 256, description: 'Required to change the password.' }))
+  currentPassword: Type.Optional(Type.String({ maxLength: 256, description: 'Required to change the password or the email.' }))
 }, { additionalProperties: false })
 
 export const SearchQuerySchema = Type.Object({

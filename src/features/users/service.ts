@@ -98,16 +98,19 @@ export class UsersService {
     if (previousId !== undefined) await this.files.release([previousId])
   }
 
-  /** Changing the password needs the current one and ends every other session of the user. */
+  /**
+   * Changing the password or the email needs the current password (the email is how an account is recovered);
+   * a password change ends every other session of the user.
+   */
   private async update (auth: Auth, changes: ProfileChanges): Promise<User> {
     const { password, currentPassword, ...profile } = changes
-    let passwordHash: string | undefined
-    if (password !== undefined) {
+    const emailChanges = profile.email !== undefined && profile.email !== (await this.me(auth.userId)).email
+    if (password !== undefined || emailChanges) {
       const credentials = await findCredentials(this.db, { id: auth.userId })
       const ok = currentPassword !== undefined && await this.passwords.verify(credentials?.passwordHash, currentPassword)
       if (!ok) fail('WRONG_PASSWORD')
-      passwordHash = await this.passwords.hash(password)
     }
+    const passwordHash = password === undefined ? undefined : await this.passwords.hash(password)
     let user: User
     try {
       user = await this.outbox.transaction(async (tx, emit) => {
