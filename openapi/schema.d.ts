@@ -411,7 +411,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "QUOTA_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "TOO_MANY_STREAMS" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
             /** @description The HTTP status text, e.g. "Conflict". */
             error: string;
             /** @description Human-readable explanation; for validation errors it names the offending field. */
@@ -1770,7 +1770,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description RATE_LIMITED: over the budget named by RateLimit-Limit; see Retry-After. */
+            /** @description TOO_MANY_STREAMS: you already hold MAX_STREAMS_PER_USER streams (default 20; counted per server instance), or RATE_LIMITED: over RATE_LIMIT_PER_MINUTE. See Retry-After for the latter. */
             429: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];

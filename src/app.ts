@@ -125,7 +125,7 @@ export async function buildApp (config: Config): Promise<App> {
     // A malformed preflight would get a text/plain 400, outside the contract's error shape.
     strictPreflight: false
   })
-  await app.register(limitsPlugin)
+  await app.register(limitsPlugin, { perMinute: config.rateLimitPerMinute, sendsPerMinute: config.rateLimitSendsPerMinute })
   await app.register(swaggerPlugin, { version })
   await app.register(multipartPlugin, { maxUploadBytes: config.maxUploadBytes })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir })
@@ -138,7 +138,7 @@ export async function buildApp (config: Config): Promise<App> {
   const hubs = new Hubs(eventLog, log)
   const outbox = new Outbox(db, bus, hubs)
   const presence = new Presence(db, bus, log, config.presenceRenewMs)
-  const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), config.maxUploadBytes, log)
+  const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), { maxUploadBytes: config.maxUploadBytes, quotaBytes: config.storageQuotaBytes }, log)
   const passwords = await createPasswordHasher(config.argon2)
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files })
   const contacts = new ContactsService(db, outbox, presence, users)

@@ -13,6 +13,10 @@ export interface FailureBudget {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Counts against the per-user budget of sends (messages, uploads, reactions, typing) as well. */
+    countsAsSend?: boolean
+  }
   interface FastifyInstance {
     /**
      * A hook that counts the request against `name`'s budget for the key `key` derives (nothing is counted when
@@ -35,7 +39,7 @@ function tooMany (reply: FastifyReply, retryAfter: number): never {
   throw new AppError('RATE_LIMITED', `Too many requests: retry in ${retryAfter} s`)
 }
 
-async function limitsPlugin (app: FastifyInstance) {
+async function limitsPlugin (app: FastifyInstance, options: { perMinute: number, sendsPerMinute: number }) {
   await app.register(fastifyRateLimit, { global: false })
   app.decorateRequest(tightest, null)
 
@@ -65,6 +69,16 @@ async function limitsPlugin (app: FastifyInstance) {
       },
       charge: async (request) => { await counter(request) }
     }
+  })
+
+  // Every authenticated request counts against its user's budget, sends against a tighter one too. Counted
+  // before validation: a malformed request costs the server as much as a valid one.
+  const userOf = (request: FastifyRequest) => (request as { auth?: { userId: string } | null }).auth?.userId
+  const perUser = app.budget('user', options.perMinute, userOf)
+  const sends = app.budget('sends', options.sendsPerMinute, (request) => request.routeOptions.config.countsAsSend === true ? userOf(request) : undefined)
+  app.addHook('preValidation', async (request, reply) => {
+    await perUser(request, reply)
+    await sends(request, reply)
   })
 }
 

@@ -1,6 +1,6 @@
 // The API's shapes: one declaration each for validation, serialization, OpenAPI and types.
 import { type Static, Type } from '@sinclair/typebox'
-import { ref, Timestamp, UUID_BODY, Uuid } from './common.ts'
+import { NullableString, ref, Timestamp, UUID_BODY, Uuid } from './common.ts'
 
 // Letters may carry combining marks (Devanagari vowel signs, decomposed accents); a name cannot start with one.
 export const USERNAME_PATTERN = '^[\\p{L}\\p{N}_.\\-][\\p{L}\\p{M}\\p{N}_.\\-]{1,31}$'
@@ -20,7 +20,7 @@ export const AvatarUrl = () => Type.Union([
 
 // Response atoms: stored values, bounded by what the request schemas let in.
 const StoredUsername = () => Type.String({ maxLength: 32 })
-const StoredAvatarUrl = () => Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])
+const StoredAvatarUrl = () => NullableString({ maxLength: 2048 })
 
 /** At most this many contacts are listed, and the conversation list holds the this many most recent. */
 export const MAX_LISTED = 10000
@@ -72,7 +72,7 @@ export const MessageSchema = Type.Object({
   senderId: Uuid(),
   receiverId: Uuid(),
   kind: Type.Union([Type.Literal('text'), Type.Literal('file'), Type.Literal('image')]),
-  content: Type.Union([Type.String({ maxLength: 10000 }), Type.Null()], { description: 'Text messages only.' }),
+  content: NullableString({ maxLength: 10000, description: 'Text messages only.' }),
   file: Type.Union([ref(FileRefSchema), Type.Null()], { description: 'File and image messages only.' }),
   createdAt: Timestamp(),
   readAt: Type.Union([Timestamp(), Type.Null()], { description: 'When the receiver first marked it read.' })

@@ -44,7 +44,7 @@ export class MessagesService {
   /** Streams the upload to storage (after the policy check), then stores the message; no bytes remain on any failure. */
   async sendFile (senderId: string, peerId: string, kind: 'file' | 'image', parts: AsyncIterable<Multipart>): Promise<SendResult> {
     await this.checkMaySend(senderId, peerId)
-    const upload = await this.files.receive(parts, kind)
+    const upload = await this.files.receive(parts, kind, senderId)
     return this.writer.send({ senderId, peerId, id: upload.id, kind, content: null, upload })
   }
 
