@@ -140,7 +140,7 @@ export async function buildApp (config: Config): Promise<App> {
   const presence = new Presence(db, bus, log, config.presenceRenewMs)
   const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), { maxUploadBytes: config.maxUploadBytes, quotaBytes: config.storageQuotaBytes }, log)
   const passwords = await createPasswordHasher(config.argon2)
-  const users = new UsersService({ db, passwords, outbox, presence, sessions, files })
+  const users = new UsersService({ db, passwords, outbox, presence, sessions, files, log })
   const contacts = new ContactsService(db, outbox, presence, users)
   const writer = new MessageWriter(db, outbox, users, contacts, files)
   const messages = new MessagesService({ db, outbox, writer, users, contacts, files })

@@ -199,3 +199,23 @@ tap.test('users', async (t) => {
     t.same(responsesContaining(['correct horse battery', NEW_PASSWORD, '$argon2']), [])
   })
 })
+
+tap.test('avatarUrl: a URL parser and the canonical id decide; markup never passes; nothing answers 500', async (t) => {
+  const { baseUrl } = await startApp(t)
+  const user = await registerUser(baseUrl)
+  const bad = [
+    `/files/${'-'.repeat(36)}`, `/files/urn:uuid:${randomUUID()}`, `/files/${randomUUID()}0`,
+    'https://x.example/"onerror="alert(1)', 'https://x.example/<script>', "https://x.example/'", 'https://x.example/`x`',
+    'https://x.example/a\\b', 'https://[::1', 'https://', 'javascript:alert(1)', 'data:text/html,<b>', 'ftp://x.example/a.png'
+  ]
+  for (const avatarUrl of bad) {
+    isError(t, await user.api.PATCH('/users/me', { body: { avatarUrl } }), 400, 'VALIDATION_ERROR')
+  }
+  const id = randomUUID()
+  const ok = await user.api.PATCH('/users/me', { body: { avatarUrl: `/files/${id.toUpperCase()}` } })
+  t.equal(ok.response.status, 200)
+  t.equal(ok.data?.avatarUrl, `/files/${id}`, 'the id in a /files/ path is returned in lower case')
+  const next = await user.api.PATCH('/users/me', { body: { avatarUrl: 'https://cdn.example.com/a.png' } })
+  t.equal(next.response.status, 200, 'replacing an avatar that points at no stored file is fine')
+  t.equal(next.data?.avatarUrl, 'https://cdn.example.com/a.png')
+})

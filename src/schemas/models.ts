@@ -14,7 +14,7 @@ export const Username = () => Type.String({
 export const Password = (description = '8-256 characters, not only whitespace.') => Type.String({ minLength: 8, maxLength: 256, pattern: '\\S', description })
 export const Email = () => Type.String({ format: 'email', maxLength: 254, description: 'A valid address, unique without regard to case.' })
 export const AvatarUrl = () => Type.Union([
-  Type.String({ maxLength: 2048, pattern: `^(https?://[^\\s]+|/files/${UUID_BODY})$`, description: 'An http(s) URL or a /files/{id} path.' }),
+  Type.String({ maxLength: 2048, pattern: `^(https?://[^\\s"'<>\\\\\`]+|/files/${UUID_BODY})$`, description: 'An http(s) URL (it must parse as a URL; no whitespace, quotes, `<`, `>`, backslashes or backticks) or a /files/{id} path with a canonical UUID.' }),
   Type.Null()
 ])
 

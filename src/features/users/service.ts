@@ -1,5 +1,6 @@
 // Profiles: reading and changing your own (avatar included), finding others (with their live online status).
 import type { Multipart } from '@fastify/multipart'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../../db/client.ts'
 import { violatedUniqueConstraint } from '../../db/errors.ts'
 import { AppError, fail } from '../../errors.ts'
@@ -33,6 +34,7 @@ export interface UsersDependencies {
   presence: Presence
   sessions: SessionsService
   files: FilesService
+  log: FastifyBaseLogger
 }
 
 type Auth = { userId: string, sessionId: string }
@@ -44,9 +46,10 @@ export class UsersService {
   private readonly presence: Presence
   private readonly sessions: SessionsService
   private readonly files: FilesService
+  private readonly log: FastifyBaseLogger
 
   constructor (deps: UsersDependencies) {
-    ({ db: this.db, passwords: this.passwords, outbox: this.outbox, presence: this.presence, sessions: this.sessions, files: this.files } = deps)
+    ({ db: this.db, passwords: this.passwords, outbox: this.outbox, presence: this.presence, sessions: this.sessions, files: this.files, log: this.log } = deps)
   }
 
   async create (input: { username: string, email: string, password: string }): Promise<User> {
@@ -71,6 +74,9 @@ export class UsersService {
 
   /** PATCH /users/me: a stored avatar that the change leaves unreferenced goes (row and bytes). */
   async updateProfile (auth: Auth, changes: ProfileChanges): Promise<User> {
+    if (changes.avatarUrl != null && !changes.avatarUrl.startsWith('/') && !URL.canParse(changes.avatarUrl)) fail('VALIDATION_ERROR', 'body/avatarUrl must be a valid http(s) URL')
+    // A /files/{id} path holds an id: lower case, like every id the server returns.
+    if (changes.avatarUrl?.startsWith('/files/') === true) changes = { ...changes, avatarUrl: changes.avatarUrl.toLowerCase() }
     const previous = changes.avatarUrl === undefined ? null : (await this.me(auth.userId)).avatarUrl
     const user = await this.update(auth, changes)
     await this.releaseAvatar(previous, user.avatarUrl)
@@ -92,10 +98,16 @@ export class UsersService {
     return user
   }
 
+  /** Runs after the change committed: a failure here is logged, never turned into an error for a change that succeeded. */
   private async releaseAvatar (previous: string | null, current: string | null): Promise<void> {
     if (previous === null || previous === current) return
     const previousId = this.files.idOfUrl(previous)
-    if (previousId !== undefined) await this.files.release([previousId])
+    if (previousId === undefined) return
+    try {
+      await this.files.release([previousId])
+    } catch (err) {
+      this.log.error({ err, fileId: previousId }, 'could not remove the previous avatar')
+    }
   }
 
   /**
