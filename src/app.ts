@@ -141,7 +141,7 @@ export async function buildApp (config: Config): Promise<App> {
     // A malformed preflight would get a text/plain 400, outside the contract's error shape.
     strictPreflight: false
   })
-  await app.register(limitsPlugin)
+  await app.register(limitsPlugin, { perMinute: config.rateLimitPerMinute, sendsPerMinute: config.rateLimitSendsPerMinute })
   await app.register(swaggerPlugin, { version })
   await app.register(multipartPlugin, { maxUploadBytes: config.maxUploadBytes })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, busUrl: config.busUrl, faultKillAfterCommit: config.faultKillAfterCommit })
@@ -155,10 +155,10 @@ export async function buildApp (config: Config): Promise<App> {
   const hubs = new Hubs(eventLog, log, bus)
   const outbox = new Outbox(db, bus, hubs)
   const presence = new Presence(db, bus, log, config.presenceRenewMs)
-  const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), config.maxUploadBytes, log)
+  const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), { maxUploadBytes: config.maxUploadBytes, quotaBytes: config.storageQuotaBytes }, log)
   const passwords = await createPasswordHasher(config.argon2)
   const blocks = new BlocksService(db, outbox)
-  const users = new UsersService({ db, passwords, outbox, presence, sessions, files, blocks })
+  const users = new UsersService({ db, passwords, outbox, presence, sessions, files, blocks, log })
   const contacts = new ContactsService(db, outbox, presence, users)
   bus.setWatchersOf(contacts.watchersOf)
   const writer = new MessageWriter(db, outbox, users, contacts, files)

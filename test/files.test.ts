@@ -138,14 +138,15 @@ t.test('file names are sanitized and kept for display', async (t) => {
 })
 
 t.test('images are judged by their bytes and served inline', async (t) => {
-  for (const [bytes, mimeType] of [[PNG, 'image/png'], [GIF, 'image/gif'], [JPEG, 'image/jpeg'], [WEBP, 'image/webp']] as const) {
+  for (const [bytes, mimeType, extension] of [[PNG, 'image/png', 'png'], [GIF, 'image/gif', 'gif'], [JPEG, 'image/jpeg', 'jpg'], [WEBP, 'image/webp', 'webp']] as const) {
     // The declared type and name say nothing: the bytes decide.
     const sent = await sendFile({ bytes, name: 'photo.bin', type: 'application/octet-stream' }, 'images')
     t.equal(sent.status, 201, mimeType)
     t.match(sent.body, { kind: 'image', file: { mimeType, size: bytes.length, name: 'photo.bin' } })
     const response = await download(bob, sent.body.file.url)
     t.equal(response.headers.get('content-type'), mimeType)
-    t.equal(response.headers.get('content-disposition'), 'inline; filename="photo.bin"')
+    // The download name ends in the real type's extension (the stored name stays as sent).
+    t.equal(response.headers.get('content-disposition'), `inline; filename="photo.bin.${extension}"`)
     t.ok(Buffer.from(await response.arrayBuffer()).equals(bytes))
   }
   const image = await sendFile({ bytes: PNG, name: 'x.png' }, 'images')
@@ -323,4 +324,22 @@ t.test('a file goes (row and bytes) once both parties have cleared the messages 
   const davesView = await dave.api.GET('/conversations/{peerId}/messages', { params: { path: { peerId: erin.id } } })
   t.same(davesView.data?.messages.map((m) => m.id), [afterClear.body.id])
   await assertStorageMatchesTable(t)
+})
+
+t.test('an image is downloaded under a name ending in the extension of its real type (a.html served inline stays a PNG)', async (t) => {
+  const cases: Array<[Uint8Array, string, string]> = [
+    [PNG, 'a.html', 'a.html.png'],
+    [PNG, 'photo.PNG', 'photo.PNG'],
+    [JPEG, 'x.jpeg', 'x.jpeg'],
+    [JPEG, 'x.svg', 'x.svg.jpg'],
+    [GIF, 'noext', 'noext.gif'],
+    [WEBP, 'pic.png', 'pic.png.webp']
+  ]
+  for (const [bytes, name, expected] of cases) {
+    const sent = await sendFile({ bytes, name }, 'images')
+    t.equal(sent.status, 201)
+    const response = await download(bob, sent.body.file.url)
+    await response.arrayBuffer()
+    t.equal(response.headers.get('content-disposition'), `inline; filename="${expected}"`, `${name} -> ${expected}`)
+  }
 })

@@ -39,7 +39,7 @@ tap.test('users', async (t) => {
     const event = await stream.waitForEvent('profile.updated')
     t.same(JSON.parse(event.data), renamed.data, 'profile.updated carries the User')
     const address = `New.${randomBytes(4).toString('hex')}@Example.org`
-    const changed = await user.api.PATCH('/users/me', { body: { email: address } })
+    const changed = await user.api.PATCH('/users/me', { body: { email: address, currentPassword: user.password } })
     t.match(changed.data, { username, email: address })
     for (const avatarUrl of ['https://cdn.example.com/a.png', `/files/${randomUUID()}`, null]) {
       const result = await user.api.PATCH('/users/me', { body: { avatarUrl } })
@@ -57,12 +57,34 @@ tap.test('users', async (t) => {
     t.equal(login.response.status, 200, 'log in with the new name')
   })
 
+  t.test('PATCH /users/me: changing the email needs currentPassword (403 WRONG_PASSWORD without it or with a wrong one)', async (t) => {
+    const user = await registerUser(baseUrl)
+    const address = `${randomBytes(4).toString('hex')}@example.net`
+    isError(t, await user.api.PATCH('/users/me', { body: { email: address } }), 403, 'WRONG_PASSWORD')
+    isError(t, await user.api.PATCH('/users/me', { body: { email: address, currentPassword: 'not the password' } }), 403, 'WRONG_PASSWORD')
+    t.equal((await user.api.GET('/users/me')).data?.email, user.email, 'nothing changed')
+    const same = await user.api.PATCH('/users/me', { body: { email: user.email, username: uniqueName() } })
+    t.equal(same.response.status, 200, 'sending the unchanged email needs no password')
+    const changed = await user.api.PATCH('/users/me', { body: { email: address, currentPassword: user.password } })
+    t.equal(changed.data?.email, address)
+  })
+
+  t.test('a password of only whitespace is 400', async (t) => {
+    const user = await registerUser(baseUrl)
+    for (const password of [' '.repeat(8), '\t\n  \r\n  ', '\u00a0'.repeat(10), '\u3000'.repeat(8)]) {
+      isError(t, await user.api.PATCH('/users/me', { body: { password, currentPassword: user.password } }), 400, 'VALIDATION_ERROR')
+      isError(t, await anonymous.POST('/auth/register', { body: { username: uniqueName(), password, email: `${randomUUID()}@example.com` } }), 400, 'VALIDATION_ERROR')
+    }
+    const spaced = await anonymous.POST('/auth/register', { body: { username: uniqueName(), password: '  a  b  c  ', email: `${randomUUID()}@example.com` } })
+    t.equal(spaced.response.status, 201, 'spaces around other characters are fine')
+  })
+
   t.test('PATCH /users/me: 409 for a name or email another user has, in any case', async (t) => {
     const user = await registerUser(baseUrl)
     const other = await registerUser(baseUrl)
     isError(t, await user.api.PATCH('/users/me', { body: { username: other.username.toUpperCase() } }), 409, 'USERNAME_TAKEN')
-    isError(t, await user.api.PATCH('/users/me', { body: { email: other.email.toUpperCase() } }), 409, 'EMAIL_TAKEN')
-    isError(t, await user.api.PATCH('/users/me', { body: { username: uniqueName(), email: other.email } }), 409, 'EMAIL_TAKEN')
+    isError(t, await user.api.PATCH('/users/me', { body: { email: other.email.toUpperCase(), currentPassword: user.password } }), 409, 'EMAIL_TAKEN')
+    isError(t, await user.api.PATCH('/users/me', { body: { username: uniqueName(), email: other.email, currentPassword: user.password } }), 409, 'EMAIL_TAKEN')
     t.match((await user.api.GET('/users/me')).data, { username: user.username, email: user.email }, 'nothing changed')
   })
 
@@ -176,4 +198,24 @@ tap.test('users', async (t) => {
     t.ok(recordedCount() > 40)
     t.same(responsesContaining(['correct horse battery', NEW_PASSWORD, '$argon2']), [])
   })
+})
+
+tap.test('avatarUrl: a URL parser and the canonical id decide; markup never passes; nothing answers 500', async (t) => {
+  const { baseUrl } = await startApp(t)
+  const user = await registerUser(baseUrl)
+  const bad = [
+    `/files/${'-'.repeat(36)}`, `/files/urn:uuid:${randomUUID()}`, `/files/${randomUUID()}0`,
+    'https://x.example/"onerror="alert(1)', 'https://x.example/<script>', "https://x.example/'", 'https://x.example/`x`',
+    'https://x.example/a\\b', 'https://[::1', 'https://', 'javascript:alert(1)', 'data:text/html,<b>', 'ftp://x.example/a.png'
+  ]
+  for (const avatarUrl of bad) {
+    isError(t, await user.api.PATCH('/users/me', { body: { avatarUrl } }), 400, 'VALIDATION_ERROR')
+  }
+  const id = randomUUID()
+  const ok = await user.api.PATCH('/users/me', { body: { avatarUrl: `/files/${id.toUpperCase()}` } })
+  t.equal(ok.response.status, 200)
+  t.equal(ok.data?.avatarUrl, `/files/${id}`, 'the id in a /files/ path is returned in lower case')
+  const next = await user.api.PATCH('/users/me', { body: { avatarUrl: 'https://cdn.example.com/a.png' } })
+  t.equal(next.response.status, 200, 'replacing an avatar that points at no stored file is fine')
+  t.equal(next.data?.avatarUrl, 'https://cdn.example.com/a.png')
 })

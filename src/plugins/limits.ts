@@ -7,20 +7,39 @@ import { AppError } from '../errors.ts'
 
 export type BudgetHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
+export interface FailureBudget {
+  check: BudgetHook
+  charge: (request: FastifyRequest) => Promise<void>
+}
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Counts against the per-user budget of sends (messages, uploads, reactions, typing) as well. */
+    countsAsSend?: boolean
+  }
   interface FastifyInstance {
     /**
      * A hook that counts the request against `name`'s budget for the key `key` derives (nothing is counted when
      * it answers undefined). Several budgets may apply to one request: the headers describe the tightest.
      */
     budget: (name: string, max: number, key: (request: FastifyRequest) => string | undefined) => BudgetHook
+    /**
+     * A budget of failures (wrong password guesses): `check` refuses with 429 once `max` were charged in the
+     * window, `charge` counts one. Only what fails is counted.
+     */
+    failureBudget: (name: string, max: number, key: (request: FastifyRequest) => string) => FailureBudget
   }
 }
 
 const WINDOW_MS = 60_000
 const tightest = Symbol('tightest remaining budget')
 
-async function limitsPlugin (app: FastifyInstance) {
+function tooMany (reply: FastifyReply, retryAfter: number): never {
+  reply.header('retry-after', retryAfter)
+  throw new AppError('RATE_LIMITED', `Too many requests: retry in ${retryAfter} s`)
+}
+
+async function limitsPlugin (app: FastifyInstance, options: { perMinute: number, sendsPerMinute: number }) {
   await app.register(fastifyRateLimit, { global: false })
   app.decorateRequest(tightest, null)
 
@@ -37,11 +56,29 @@ async function limitsPlugin (app: FastifyInstance) {
           .header('ratelimit-remaining', result.remaining)
           .header('ratelimit-reset', result.ttlInSeconds)
       }
-      if (result.isExceeded) {
-        reply.header('retry-after', result.ttlInSeconds)
-        throw new AppError('RATE_LIMITED', `Too many requests: retry in ${result.ttlInSeconds} s`)
-      }
+      if (result.isExceeded) tooMany(reply, result.ttlInSeconds)
     }
+  })
+
+  app.decorate('failureBudget', (name: string, max: number, key: (request: FastifyRequest) => string): FailureBudget => {
+    const counter = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => `${name}:${key(request)}` })
+    return {
+      check: async (request, reply) => {
+        const result = await counter(request, { increment: false })
+        if (!result.isAllowed && result.remaining <= 0 && result.ttl > 0) tooMany(reply, result.ttlInSeconds)
+      },
+      charge: async (request) => { await counter(request) }
+    }
+  })
+
+  // Every authenticated request counts against its user's budget, sends against a tighter one too. Counted
+  // before validation: a malformed request costs the server as much as a valid one.
+  const userOf = (request: FastifyRequest) => (request as { auth?: { userId: string } | null }).auth?.userId
+  const perUser = app.budget('user', options.perMinute, userOf)
+  const sends = app.budget('sends', options.sendsPerMinute, (request) => request.routeOptions.config.countsAsSend === true ? userOf(request) : undefined)
+  app.addHook('preValidation', async (request, reply) => {
+    await perUser(request, reply)
+    await sends(request, reply)
   })
 }
 

@@ -3,6 +3,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { addLimitsToDocument } from './openapi-limits.ts'
 
 export const API_DESCRIPTION = `A self-hosted chat API: REST for every request, Server-Sent Events (GET /events) for everything the server tells a user.
 
@@ -31,6 +32,13 @@ const DOCS_CSP = {
   'upgrade-insecure-requests': []
 }
 
+function completeDocument<T extends object> (document: T): T {
+  const completed = addLimitsToDocument(document as Parameters<typeof addLimitsToDocument>[0] & { servers?: Array<Record<string, unknown>> })
+  // The document is public: the same one for every deployment.
+  for (const server of completed.servers ?? []) server['x-internal'] = false
+  return completed as T
+}
+
 async function swaggerPlugin (app: FastifyInstance, options: { version: string }) {
   await app.register(fastifySwagger, {
     openapi: {
@@ -41,7 +49,8 @@ async function swaggerPlugin (app: FastifyInstance, options: { version: string }
         description: API_DESCRIPTION,
         license: { name: 'MIT', identifier: 'MIT' }
       },
-      servers: [{ url: '/', description: 'This server' }],
+      // Every deployment (local, staging or production) serves its own document: the server is wherever it came from.
+      servers: [{ url: '/', description: 'This server: the one serving this document, whether local, staging or production.' }],
       tags: [
         { name: 'auth', description: 'Registration, login and sessions' },
         { name: 'users', description: 'Your profile, and finding other users' },
@@ -54,10 +63,11 @@ async function swaggerPlugin (app: FastifyInstance, options: { version: string }
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token from register, login or token-login.' }
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token from register, login or token-login: a JWS (JWT) signed with HS256 only, following the JSON Web Token Best Current Practices of RFC8725 (RFC 8725): the algorithm is fixed server-side (never taken from the token, `none` refused), the token names a server-side session checked on every request, and it expires.' }
         }
       }
     },
+    transformObject: (document) => 'openapiObject' in document ? completeDocument(document.openapiObject) : document.swaggerObject,
     refResolver: {
       // Shared schemas keep their $id as their component name: #/components/schemas/User, ...
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`

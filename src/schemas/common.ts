@@ -32,6 +32,14 @@ export const Uuid = (description?: string) => Type.String({
   [LOWERCASE_KEYWORD]: true,
   description: description === undefined ? 'A UUID in canonical form; accepted in any case, returned in lower case.' : description
 })
+/** Bytes in a multipart part or a download: at most MAX_UPLOAD_BYTES, itself at most 2^40 (1 TiB). */
+export const Binary = (description: string) => Type.String({ format: 'binary', maxLength: 2 ** 40, description })
+/**
+ * A string or null in a response. As a type list rather than anyOf: the serializer then never validates the
+ * bound, so a stored value past it is still served (bounds are enforced where values come in).
+ */
+export const NullableString = (options: { maxLength: number, description?: string }) =>
+  Type.Unsafe<string | null>({ type: ['string', 'null'], ...options })
 export const Timestamp = (description?: string) => Type.String({ format: 'date-time', maxLength: 30, description })
 
 // With the u flag a character class matches only unpaired surrogates, which UTF-8 cannot encode.

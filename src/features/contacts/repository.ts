@@ -3,6 +3,7 @@ import { and, asc, eq, inArray, not, type SQLWrapper, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { blocks, contacts, users } from '../../db/schema.ts'
+import { MAX_LISTED } from '../../schemas/models.ts'
 
 export interface ContactRow {
   contactId: string
@@ -24,6 +25,7 @@ export async function listContacts (db: Db, ownerId: string): Promise<ContactRow
     .innerJoin(users, eq(users.id, contacts.contactId))
     .where(eq(contacts.ownerId, ownerId))
     .orderBy(asc(sql`lower(${users.username})`), asc(users.username))
+    .limit(MAX_LISTED)
 }
 
 /** The time it was added, or undefined when it already was a contact. */

@@ -2,6 +2,7 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import { Type } from '@sinclair/typebox'
 import { logLevel } from '../../db/errors.ts'
+import { fail } from '../../errors.ts'
 import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import type { App } from '../../types.ts'
 import type { EventsService } from './service.ts'
@@ -25,6 +26,9 @@ function flattenString (value: unknown): void {
 
 export default async function eventsRoutes (app: App, { events }: { events: EventsService }) {
   app.addHook('onRequest', app.authenticate)
+  // Streams each user holds on this instance: counted before the stream opens, released when its response closes
+  // (ended by the server or dropped by the client).
+  const held = new Map<string, number>()
 
   app.get('', {
     config: { acceptsQueryToken: true },
@@ -42,11 +46,21 @@ export default async function eventsRoutes (app: App, { events }: { events: Even
           content: { 'text/event-stream': { schema: Type.Array(ref(StreamEventSchema)) } }
         },
         400: errorResponse('VALIDATION_ERROR: Last-Event-ID or lastEventId is not a decimal id.'),
-        401: unauthorizedResponse
+        401: unauthorizedResponse,
+        429: errorResponse('TOO_MANY_STREAMS: you already hold MAX_STREAMS_PER_USER streams (default 20; counted per server instance), or RATE_LIMITED: over RATE_LIMIT_PER_MINUTE. See Retry-After for the latter.')
       }
     }
   }, async (request, reply) => {
     const resume = request.headers['last-event-id'] ?? request.query.lastEventId
+    const { userId } = request.auth
+    const holding = held.get(userId) ?? 0
+    if (holding >= app.config.maxStreamsPerUser) fail('TOO_MANY_STREAMS')
+    held.set(userId, holding + 1)
+    reply.raw.once('close', () => {
+      const left = (held.get(userId) ?? 1) - 1
+      if (left > 0) held.set(userId, left)
+      else held.delete(userId)
+    })
     reply.hijack()
     const res = reply.raw
     // Only the headers a stream needs (CORS included): a response's header block lives as long as the

@@ -1,15 +1,15 @@
 // The event stream's events: each data shape is a named schema, so SDK authors can type them.
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { ref, Timestamp, Uuid } from '../../schemas/common.ts'
-import { ContactSchema, MessageSchema, UserSchema } from '../../schemas/models.ts'
+import { ContactSchema, MAX_LISTED, MessageSchema, UserSchema } from '../../schemas/models.ts'
 
 export const ReadyEventSchema = Type.Object({
   userId: Uuid(),
-  lastEventId: Type.String({ pattern: '^\\d+$', description: 'Id of the user\'s newest durable event when the stream opened ("0" when none).' })
+  lastEventId: Type.String({ pattern: '^\\d+$', maxLength: 20, description: 'Id of the user\'s newest durable event when the stream opened ("0" when none).' })
 }, { $id: 'ReadyEvent', description: '`event: ready` (no id): first event of every stream.' })
 
 export const MessageReadEventSchema = Type.Object({
-  messageIds: Type.Array(Uuid()),
+  messageIds: Type.Array(Uuid(), { maxItems: MAX_LISTED, description: 'At most 10,000: one read call marks at most that many.' }),
   readerId: Uuid(),
   readAt: Timestamp()
 }, { $id: 'MessageReadEvent', description: '`event: message.read`: to the sender and the reader.' })
@@ -94,7 +94,7 @@ const TRANSIENT_EVENTS = {
 /** One frame of the stream, as a discriminated union on `event`: the shape SDKs can parse frames into. */
 export const StreamEventSchema = Type.Union([
   ...Object.entries(DURABLE_EVENTS).map(([type, schema]) => Type.Object({
-    id: Type.String({ pattern: '^\\d+$', description: 'Per-user sequence number; send it back as Last-Event-ID to resume.' }),
+    id: Type.String({ pattern: '^\\d+$', maxLength: 20, description: 'Per-user sequence number; send it back as Last-Event-ID to resume.' }),
     event: Type.Literal(type),
     data: ref(schema)
   })),
@@ -107,10 +107,10 @@ export const StreamEventSchema = Type.Union([
 export const EVENT_SCHEMAS = [ReadyEventSchema, MessageReadEventSchema, HistoryClearedEventSchema, ContactRemovedEventSchema, MessageDeletedEventSchema, BlockEventSchema, UserDeletedEventSchema, TypingEventSchema, PresenceEventSchema, SessionRevokedEventSchema, ResetEventSchema, StreamEventSchema]
 
 export const EventsQuerySchema = Type.Object({
-  access_token: Type.Optional(Type.String({ description: 'The bearer token, for clients that cannot set headers (browsers\' EventSource). Never logged.' })),
-  lastEventId: Type.Optional(Type.String({ pattern: '^\\d{1,15}$', description: 'Resume after this event id (same as the Last-Event-ID header; the header wins when both are sent).' }))
+  access_token: Type.Optional(Type.String({ maxLength: 4096, description: 'The bearer token, for clients that cannot set headers (browsers\' EventSource). Never logged.' })),
+  lastEventId: Type.Optional(Type.String({ pattern: '^\\d{1,15}$', maxLength: 15, description: 'Resume after this event id (same as the Last-Event-ID header; the header wins when both are sent).' }))
 }, { additionalProperties: false })
 
 export const EventsHeadersSchema = Type.Object({
-  'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,15}$', description: 'Resume after this event id: every stored event after it is sent first, in order, then live ones.' }))
+  'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,15}$', maxLength: 15, description: 'Resume after this event id: every stored event after it is sent first, in order, then live ones.' }))
 })

@@ -43,3 +43,20 @@ export function contentDisposition (type: 'attachment' | 'inline', name: string)
   const header = `${type}; filename="${ascii}"`
   return ascii === name ? header : `${header}; filename*=UTF-8''${encodeRfc5987(name)}`
 }
+
+const IMAGE_EXTENSIONS: Record<string, string[]> = {
+  'image/png': ['.png'],
+  'image/jpeg': ['.jpg', '.jpeg'],
+  'image/gif': ['.gif'],
+  'image/webp': ['.webp']
+}
+
+/**
+ * An image's download name ends in the extension of its detected type ("a.html" holding a PNG becomes
+ * "a.html.png"), so that a saved inline image never opens as something else.
+ */
+export function imageDownloadName (name: string, mimeType: string): string {
+  const extensions = IMAGE_EXTENSIONS[mimeType]
+  if (extensions === undefined || extensions.some((extension) => name.toLowerCase().endsWith(extension))) return name
+  return truncateUtf8(`${name}${extensions[0]!}`, MAX_NAME_BYTES)
+}

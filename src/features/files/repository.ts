@@ -49,3 +49,9 @@ export async function deleteUnreferencedFiles (db: Db, ids: string[]): Promise<s
     .returning({ id: files.id })
   return rows.map((row) => row.id)
 }
+
+/** The bytes a user's stored files take (files and images sent, avatar). */
+export async function storedBytes (db: Db, ownerId: string): Promise<number> {
+  const [row] = await db.select({ total: sql<number>`coalesce(sum(${files.size}), 0)`.mapWith(Number) }).from(files).where(eq(files.ownerId, ownerId))
+  return row?.total ?? 0
+}

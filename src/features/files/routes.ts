@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox'
 import { errorResponse, unauthorizedResponse } from '../../schemas/common.ts'
 import type { App } from '../../types.ts'
-import { contentDisposition } from './names.ts'
+import { contentDisposition, imageDownloadName } from './names.ts'
 import { FileBytesResponseSchema, FileParamsSchema, IfNoneMatchHeadersSchema } from './schemas.ts'
 import type { FilesService } from './service.ts'
 
@@ -49,7 +49,7 @@ export default async function filesRoutes (app: App, { files }: { files: FilesSe
     return reply
       .header('content-type', file.mimeType)
       .header('content-length', stored.size)
-      .header('content-disposition', contentDisposition(file.kind === 'file' ? 'attachment' : 'inline', file.name))
+      .header('content-disposition', file.kind === 'file' ? contentDisposition('attachment', file.name) : contentDisposition('inline', imageDownloadName(file.name, file.mimeType)))
       // The response schema types the body as a string; Fastify streams a Readable as is.
       .send(stored.stream as never)
   })

@@ -7,7 +7,7 @@ import type { Db } from '../../db/client.ts'
 import { fail } from '../../errors.ts'
 import { UUID_BODY } from '../../schemas/common.ts'
 import type { FileRef } from '../../schemas/models.ts'
-import { deleteUnreferencedFiles, type FileKind, type FileRow, findReadableFile, insertFile } from './repository.ts'
+import { deleteUnreferencedFiles, type FileKind, type FileRow, findReadableFile, insertFile, storedBytes } from './repository.ts'
 import type { FileStorage, StoredObject } from './storage.ts'
 import { readUploadForm, type UploadForm } from './upload.ts'
 
@@ -24,7 +24,7 @@ export class FilesService {
   constructor (
     private readonly db: Db,
     private readonly storage: FileStorage,
-    private readonly maxUploadBytes: number,
+    private readonly limits: { maxUploadBytes: number, quotaBytes: number },
     private readonly log: FastifyBaseLogger
   ) {}
 
@@ -32,9 +32,14 @@ export class FilesService {
    * Reads the upload form and judges the bytes: an image must be PNG, JPEG, GIF or WebP by content (415 otherwise).
    * On success the caller owns the staged bytes: it must commit or discard them.
    */
-  async receive (parts: AsyncIterable<Multipart>, kind: FileKind): Promise<ReceivedUpload> {
-    const form = await readUploadForm(parts, this.storage, this.maxUploadBytes)
+  async receive (parts: AsyncIterable<Multipart>, kind: FileKind, ownerId: string): Promise<ReceivedUpload> {
+    const form = await readUploadForm(parts, this.storage, this.limits.maxUploadBytes)
     try {
+      // Checked once the size is known and before anything is stored. Concurrent uploads of one user are each
+      // checked against what is already stored, so together they may pass the quota by their own sizes at most.
+      if (await storedBytes(this.db, ownerId) + form.staged.size > this.limits.quotaBytes) {
+        fail('QUOTA_EXCEEDED', `This upload would take your stored bytes past ${this.limits.quotaBytes} (STORAGE_QUOTA_BYTES)`)
+      }
       const sniffed = await fileTypeFromBuffer(form.staged.head)
       if (kind === 'file') return { ...form, mimeType: form.declaredType ?? sniffed?.mime ?? 'application/octet-stream' }
       if (sniffed === undefined || !IMAGE_TYPES.has(sniffed.mime)) fail('UNSUPPORTED_IMAGE')

@@ -1,9 +1,9 @@
 // Messages and conversations table access: sending, history pages, the conversation list, read marks, clearing.
-import { and, desc, eq, gt, isNull, lt, lte, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, sql } from 'drizzle-orm'
 import { anyUuid, array } from '../../db/arrays.ts'
 import { type Db, queryRows } from '../../db/client.ts'
 import { conversations, files, messageHidden, messages, users } from '../../db/schema.ts'
-import type { Reaction } from '../../schemas/models.ts'
+import { MAX_LISTED, type Reaction } from '../../schemas/models.ts'
 
 export type MessageKind = 'text' | 'file' | 'image'
 
@@ -121,6 +121,7 @@ export async function listConversations (db: Db, ownerId: string): Promise<Conve
     .leftJoin(files, eq(files.id, messages.fileId))
     .where(and(eq(conversations.ownerId, ownerId), gt(conversations.lastSeq, 0)))
     .orderBy(desc(conversations.lastSeq))
+    .limit(MAX_LISTED)
   return rows.map(({ peerId, username, avatarUrl, unreadCount, ...message }) => ({
     peer: { id: peerId, username, avatarUrl },
     lastMessage: message.id === null ? undefined : message as MessageRow,
@@ -136,9 +137,12 @@ export async function markRead (tx: Db, messageId: string, receiverId: string, a
   return row
 }
 
-/** Marks read the unread, uncleared messages from sender to receiver up to maxSeq; answers their ids in order. */
-export async function markReadUpTo (tx: Db, receiverId: string, senderId: string, range: { afterSeq: number, maxSeq: number }, at: Date): Promise<string[]> {
-  const rows = await tx.update(messages).set({ readAt: at })
+/**
+ * Marks read the unread, uncleared messages from sender to receiver up to maxSeq, at most `limit` of them (the
+ * oldest); answers their ids in order.
+ */
+export async function markReadUpTo (tx: Db, receiverId: string, senderId: string, range: { afterSeq: number, maxSeq: number, limit: number }, at: Date): Promise<string[]> {
+  const oldest = tx.select({ id: messages.id }).from(messages)
     .where(and(
       eq(messages.receiverId, receiverId),
       eq(messages.senderId, senderId),
@@ -146,6 +150,10 @@ export async function markReadUpTo (tx: Db, receiverId: string, senderId: string
       gt(messages.seq, range.afterSeq),
       lte(messages.seq, range.maxSeq)
     ))
+    .orderBy(asc(messages.seq))
+    .limit(range.limit)
+  const rows = await tx.update(messages).set({ readAt: at })
+    .where(and(inArray(messages.id, oldest), isNull(messages.readAt)))
     .returning({ id: messages.id, seq: messages.seq })
   return rows.sort((x, y) => x.seq - y.seq).map((row) => row.id)
 }

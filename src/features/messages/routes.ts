@@ -20,7 +20,7 @@ function uploadRoute (kind: 'file' | 'image') {
     ? 'a file of any type (stored with its declared media type, or the one its bytes show, or application/octet-stream)'
     : 'an image: PNG, JPEG, GIF or WebP, judged by its bytes, not by its name or declared type'
   return {
-    config: { swaggerTransform: documentMultipartBody(UploadFormSchema) },
+    config: { swaggerTransform: documentMultipartBody(UploadFormSchema), countsAsSend: true },
     onSend: discardUnreadBody,
     schema: {
       operationId: kind === 'file' ? 'sendFile' : 'sendImage',
@@ -79,6 +79,7 @@ export default async function messagesRoutes (app: App, { messages }: { messages
   }, async (request) => messages.history(request.auth.userId, request.params.peerId, { before: request.query.before, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }))
 
   app.post('/conversations/:peerId/messages', {
+    config: { countsAsSend: true },
     schema: {
       operationId: 'sendMessage',
       summary: 'Send a text message',

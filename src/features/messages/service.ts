@@ -3,7 +3,7 @@
 import type { Multipart } from '@fastify/multipart'
 import type { Db } from '../../db/client.ts'
 import { fail } from '../../errors.ts'
-import type { Conversation, Message } from '../../schemas/models.ts'
+import { type Conversation, MAX_LISTED, type Message } from '../../schemas/models.ts'
 import type { ContactsService } from '../contacts/service.ts'
 import type { Outbox } from '../events/outbox.ts'
 import type { TypingRelay } from '../events/typing.ts'
@@ -47,7 +47,7 @@ export class MessagesService {
   /** Streams the upload to storage (after the policy check), then stores the message; no bytes remain on any failure. */
   async sendFile (senderId: string, peerId: string, kind: 'file' | 'image', parts: AsyncIterable<Multipart>): Promise<SendResult> {
     await this.checkMaySend(senderId, peerId)
-    const upload = await this.files.receive(parts, kind)
+    const upload = await this.files.receive(parts, kind, senderId)
     return this.writer.send({ senderId, peerId, id: upload.id, kind, content: null, upload })
   }
 
@@ -119,7 +119,7 @@ export class MessagesService {
     const readAt = new Date()
     const messageIds = await this.outbox.transaction(async (tx, emit) => {
       const afterSeq = await findClearedSeq(tx, readerId, peerId)
-      const ids = await markReadUpTo(tx, readerId, peerId, { afterSeq, maxSeq }, readAt)
+      const ids = await markReadUpTo(tx, readerId, peerId, { afterSeq, maxSeq, limit: MAX_LISTED }, readAt)
       if (ids.length > 0) {
         const event = { messageIds: ids, readerId, readAt: readAt.toISOString() }
         emit(peerId, 'message.read', event)

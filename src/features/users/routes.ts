@@ -1,4 +1,5 @@
 // /users: your own profile, and finding other users.
+import { AppError } from '../../errors.ts'
 import { errorResponse, ref, unauthorizedResponse } from '../../schemas/common.ts'
 import { PublicUserSchema, UserSchema } from '../../schemas/models.ts'
 import type { App } from '../../types.ts'
@@ -19,11 +20,21 @@ export default async function usersRoutes (app: App, { users }: { users: UsersSe
     }
   }, async (request) => users.me(request.auth.userId))
 
+  // Wrong password guesses are counted per user and per client address (right ones never are).
+  const guesses = [
+    app.failureBudget('password-user', app.config.rateLimitAuthPerMinute, (request) => request.auth.userId),
+    app.failureBudget('password-ip', app.config.rateLimitAuthPerMinute, (request) => request.ip)
+  ]
+  const checksPassword = (body: { password?: unknown, email?: unknown }) => body.password !== undefined || body.email !== undefined
+
   app.patch('/me', {
+    preHandler: async (request, reply) => {
+      if (checksPassword(request.body)) for (const budget of guesses) await budget.check(request, reply)
+    },
     schema: {
       operationId: 'updateMe',
       summary: 'Change your profile or password',
-      description: 'Only the fields sent change. Changing the password needs `currentPassword` and revokes every other session of the user (their streams get `session.revoked`). Sends `profile.updated` to your streams.',
+      description: 'Only the fields sent change. Changing the password or the email needs `currentPassword` (sending the unchanged email does not); a password change revokes every other session of the user (their streams get `session.revoked`). Wrong `currentPassword` guesses are limited to RATE_LIMIT_AUTH_PER_MINUTE per user and per client address: past that, any request that sends `password` or `email` is 429 until the window ends, even with the right password. Sends `profile.updated` to your streams.',
       tags: ['users'],
       security: [{ bearerAuth: [] }],
       body: UpdateMeBodySchema,
@@ -32,12 +43,20 @@ export default async function usersRoutes (app: App, { users }: { users: UsersSe
         400: errorResponse('VALIDATION_ERROR or INVALID_JSON.'),
         401: unauthorizedResponse,
         403: errorResponse('WRONG_PASSWORD: currentPassword is missing or wrong.'),
+        429: errorResponse('RATE_LIMITED: too many wrong currentPassword guesses for this user or from this address, or over RATE_LIMIT_PER_MINUTE; see Retry-After.'),
         409: errorResponse('USERNAME_TAKEN or EMAIL_TAKEN.'),
         413: errorResponse('PAYLOAD_TOO_LARGE'),
         415: errorResponse('UNSUPPORTED_MEDIA_TYPE')
       }
     }
-  }, async (request) => users.updateProfile(request.auth, request.body))
+  }, async (request) => {
+    try {
+      return await users.updateProfile(request.auth, request.body)
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'WRONG_PASSWORD') for (const budget of guesses) await budget.charge(request)
+      throw err
+    }
+  })
 
   app.get('', {
     schema: {

@@ -1,5 +1,6 @@
 // Profiles: reading and changing your own (avatar included), finding others (with their live online status).
 import type { Multipart } from '@fastify/multipart'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../../db/client.ts'
 import { violatedUniqueConstraint } from '../../db/errors.ts'
 import { AppError, fail } from '../../errors.ts'
@@ -35,6 +36,7 @@ export interface UsersDependencies {
   sessions: SessionsService
   files: FilesService
   blocks: BlocksService
+  log: FastifyBaseLogger
 }
 
 type Auth = { userId: string, sessionId: string }
@@ -47,9 +49,10 @@ export class UsersService {
   private readonly sessions: SessionsService
   private readonly files: FilesService
   private readonly blocks: BlocksService
+  private readonly log: FastifyBaseLogger
 
   constructor (deps: UsersDependencies) {
-    ({ db: this.db, passwords: this.passwords, outbox: this.outbox, presence: this.presence, sessions: this.sessions, files: this.files, blocks: this.blocks } = deps)
+    ({ db: this.db, passwords: this.passwords, outbox: this.outbox, presence: this.presence, sessions: this.sessions, files: this.files, blocks: this.blocks, log: this.log } = deps)
   }
 
   async create (input: { username: string, email: string, password: string }): Promise<User> {
@@ -80,6 +83,9 @@ export class UsersService {
 
   /** PATCH /users/me: a stored avatar that the change leaves unreferenced goes (row and bytes). */
   async updateProfile (auth: Auth, changes: ProfileChanges): Promise<User> {
+    if (changes.avatarUrl != null && !changes.avatarUrl.startsWith('/') && !URL.canParse(changes.avatarUrl)) fail('VALIDATION_ERROR', 'body/avatarUrl must be a valid http(s) URL')
+    // A /files/{id} path holds an id: lower case, like every id the server returns.
+    if (changes.avatarUrl?.startsWith('/files/') === true) changes = { ...changes, avatarUrl: changes.avatarUrl.toLowerCase() }
     const previous = changes.avatarUrl === undefined ? null : (await this.me(auth.userId)).avatarUrl
     const user = await this.update(auth, changes)
     await this.releaseAvatar(previous, user.avatarUrl)
@@ -89,7 +95,7 @@ export class UsersService {
   /** Stores an image as the user's avatar and points avatarUrl at it; the previous stored avatar goes. */
   async setAvatar (auth: Auth, parts: AsyncIterable<Multipart>): Promise<User> {
     const previous = (await this.me(auth.userId)).avatarUrl
-    const file = await this.files.store(auth.userId, 'avatar', await this.files.receive(parts, 'image'))
+    const file = await this.files.store(auth.userId, 'avatar', await this.files.receive(parts, 'image', auth.userId))
     let user: User
     try {
       user = await this.update(auth, { avatarUrl: this.files.url(file.id) })
@@ -101,22 +107,31 @@ export class UsersService {
     return user
   }
 
+  /** Runs after the change committed: a failure here is logged, never turned into an error for a change that succeeded. */
   private async releaseAvatar (previous: string | null, current: string | null): Promise<void> {
     if (previous === null || previous === current) return
     const previousId = this.files.idOfUrl(previous)
-    if (previousId !== undefined) await this.files.release([previousId])
+    if (previousId === undefined) return
+    try {
+      await this.files.release([previousId])
+    } catch (err) {
+      this.log.error({ err, fileId: previousId }, 'could not remove the previous avatar')
+    }
   }
 
-  /** Changing the password needs the current one and ends every other session of the user. */
+  /**
+   * Changing the password or the email needs the current password (the email is how an account is recovered);
+   * a password change ends every other session of the user.
+   */
   private async update (auth: Auth, changes: ProfileChanges): Promise<User> {
     const { password, currentPassword, ...profile } = changes
-    let passwordHash: string | undefined
-    if (password !== undefined) {
+    const emailChanges = profile.email !== undefined && profile.email !== (await this.me(auth.userId)).email
+    if (password !== undefined || emailChanges) {
       const credentials = await findCredentials(this.db, { id: auth.userId })
       const ok = currentPassword !== undefined && await this.passwords.verify(credentials?.passwordHash, currentPassword)
       if (!ok) fail('WRONG_PASSWORD')
-      passwordHash = await this.passwords.hash(password)
     }
+    const passwordHash = password === undefined ? undefined : await this.passwords.hash(password)
     let user: User
     try {
       user = await this.outbox.transaction(async (tx, emit) => {
