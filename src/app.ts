@@ -27,6 +27,8 @@ import eventsRoutes from './features/events/routes.ts'
 import { EVENT_SCHEMAS } from './features/events/schemas.ts'
 import { EventsService } from './features/events/service.ts'
 import filesRoutes from './features/files/routes.ts'
+import { ImageProcessor } from './features/files/images.ts'
+import { deriveLinkKey, FileLinks } from './features/files/links.ts'
 import { FilesService } from './features/files/service.ts'
 import { LocalFileStorage } from './features/files/storage.ts'
 import healthRoutes from './features/health/routes.ts'
@@ -134,14 +136,16 @@ export async function buildApp (config: Config): Promise<App> {
   const hubs = new Hubs(eventLog, log)
   const outbox = new Outbox(db, bus, hubs)
   const presence = new Presence(db, bus, log, config.presenceRenewMs)
-  const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), config.maxUploadBytes, log)
+  const storage = new LocalFileStorage(join(config.dataDir, 'files'))
+  const files = new FilesService(db, storage, new ImageProcessor(storage, join(config.dataDir, 'tmp', 'images')), config.maxUploadBytes, log)
+  const links = new FileLinks(deriveLinkKey(jwtSecret), config.fileUrlTtlSeconds)
   const passwords = await createPasswordHasher(config.argon2)
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files })
   const contacts = new ContactsService(db, outbox, presence, users)
   const writer = new MessageWriter(db, outbox, users, contacts, files)
   const messages = new MessagesService({ db, outbox, writer, users, contacts, files })
   const auth = new AuthService(users, sessions, app.tokens)
-  const events = new EventsService({ eventLog, hubs, presence, bus, settings: config, log, liveSessions: sessions.live, watchersAmong: contacts.watchersAmong })
+  const events = new EventsService({ eventLog, hubs, presence, bus, settings: config, log, liveSessions: sessions.live, watchersAmong: contacts.watchersAmong, present: (data) => links.signJson(data) })
   app.decorate('services', { sessions, hubs, outbox, presence, events, files, users, contacts, messages, auth })
 
   await presence.start()
@@ -149,12 +153,19 @@ export async function buildApp (config: Config): Promise<App> {
   // Streams never end by themselves: end them before the server waits for connections to drain.
   app.addHook('preClose', async () => { await events.stop() })
 
+  // File links (FileRef.downloadUrl/thumbnailUrl, uploaded avatars) are signed as they leave, in every JSON
+  // answer of every route; stream frames get the same step (EventsService's present).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (typeof payload !== 'string' || !String(reply.getHeader('content-type')).startsWith('application/json')) return payload
+    return links.signJson(payload)
+  })
+
   await app.register(healthRoutes)
   await app.register(authRoutes, { prefix: '/auth', auth })
   await app.register(usersRoutes, { prefix: '/users', users })
   await app.register(contactsRoutes, { prefix: '/contacts', contacts })
   await app.register(eventsRoutes, { prefix: '/events', events })
   await app.register(messagesRoutes, { messages })
-  await app.register(filesRoutes, { files })
+  await app.register(filesRoutes, { files, links })
   return app
 }

@@ -20,6 +20,8 @@ export interface Config {
   eventsRetentionDays: number
   rateLimitAuthPerMinute: number
   corsOrigins: string[]
+  /** How long a signed downloadUrl/thumbnailUrl works after it is handed out. */
+  fileUrlTtlSeconds: number
   logLevel: string
   // Not in the environment: tuned by tests and benchmarks only.
   argon2: Argon2Params
@@ -103,6 +105,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     eventsRetentionDays: integer(env, 'EVENTS_RETENTION_DAYS', 7, 1, 3650),
     rateLimitAuthPerMinute: integer(env, 'RATE_LIMIT_AUTH_PER_MINUTE', 20, 1, 1000000),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    fileUrlTtlSeconds: integer(env, 'FILE_URL_TTL_SECONDS', 3600, 1, 7 * 86400),
     logLevel,
     argon2: OWASP_ARGON2,
     sseStallTimeoutMs: 30000,

@@ -18,11 +18,14 @@ export const AvatarUrl = () => Type.Union([
   Type.Null()
 ])
 
+// Uploaded avatars are handed out as signed links (like FileRef.downloadUrl), so `<img src>` works without a token.
+const AvatarUrlOut = () => Type.Union([Type.String(), Type.Null()], { description: 'An http(s) URL, or for an uploaded avatar a signed link /files/{id}?exp=...&sig=... that needs no token until `exp` (fresh in every response and event); null when none.' })
+
 export const UserSchema = Type.Object({
   id: Uuid(),
   username: Type.String(),
   email: Type.String(),
-  avatarUrl: Type.Union([Type.String(), Type.Null()]),
+  avatarUrl: AvatarUrlOut(),
   createdAt: Timestamp()
 }, { $id: 'User', description: 'The signed-in user\'s own account. Never contains the password or its hash.' })
 export type User = Static<typeof UserSchema>
@@ -30,7 +33,7 @@ export type User = Static<typeof UserSchema>
 export const PublicUserSchema = Type.Object({
   id: Uuid(),
   username: Type.String(),
-  avatarUrl: Type.Union([Type.String(), Type.Null()]),
+  avatarUrl: AvatarUrlOut(),
   online: Type.Boolean({ description: 'True while the user has at least one open event stream on any instance.' })
 }, { $id: 'PublicUser', description: 'What any signed-in user may see of another.' })
 export type PublicUser = Static<typeof PublicUserSchema>
@@ -38,7 +41,7 @@ export type PublicUser = Static<typeof PublicUserSchema>
 export const ContactSchema = Type.Object({
   contactId: Uuid('The contact\'s user id.'),
   username: Type.String(),
-  avatarUrl: Type.Union([Type.String(), Type.Null()]),
+  avatarUrl: AvatarUrlOut(),
   online: Type.Boolean(),
   addedAt: Timestamp()
 }, { $id: 'Contact', description: 'An entry of the caller\'s personal address book.' })
@@ -54,9 +57,13 @@ export type Session = Static<typeof SessionSchema>
 export const FileRefSchema = Type.Object({
   id: Uuid(),
   name: Type.String({ description: 'The sanitized original file name, for display.' }),
-  size: Type.Integer({ description: 'Size in bytes.' }),
+  size: Type.Integer({ description: 'Size in bytes of the stored file (for images: of the stored, re-encoded image).' }),
   mimeType: Type.String(),
-  url: Type.String({ description: 'Where to download it: /files/{id}.' })
+  url: Type.String({ description: 'Where to download it with the bearer token: /files/{id}.' }),
+  downloadUrl: Type.String({ description: 'The same resource as a signed link, /files/{id}?exp=...&sig=..., that needs no token until `exp` (FILE_URL_TTL_SECONDS after it was handed out, rounded up to at most 5 minutes more): for `<img src>` and plain links. Every response and event carries a fresh one; an expired or altered link is 401 LINK_INVALID.' }),
+  width: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Images: width in pixels of the stored image (orientation applied). Null for files.' }),
+  height: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Images: height in pixels (of one frame, for an animation). Null for files.' }),
+  thumbnailUrl: Type.Union([Type.String(), Type.Null()], { description: 'Images: a signed link, like downloadUrl, to a WebP of at most 320x320 pixels (aspect kept). Null for files.' })
 }, { $id: 'FileRef' })
 export type FileRef = Static<typeof FileRefSchema>
 

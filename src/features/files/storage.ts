@@ -24,18 +24,27 @@ export interface StagedUpload {
 }
 
 export interface StoredObject {
+  /** The bytes asked for: all, or the range. */
   stream: Readable
+  /** The whole object's size. */
   size: number
+}
+
+/** Inclusive byte offsets, as HTTP's Range counts them. */
+export interface ByteRange {
+  start: number
+  end: number
 }
 
 export interface FileStorage {
   /** Streams `source` aside while counting and hashing it; more than `maxBytes` is 413 PAYLOAD_TOO_LARGE with nothing kept. */
   stage: (source: Readable, maxBytes: number) => Promise<StagedUpload>
-  open: (key: string) => Promise<StoredObject | undefined>
+  open: (key: string, range?: ByteRange) => Promise<StoredObject | undefined>
   remove: (key: string) => Promise<void>
 }
 
-const KEY = /^[0-9a-f-]{36}$/
+// A file id, or a file id with a variant suffix (its thumbnail).
+const KEY = /^[0-9a-f-]{36}(\.thumbnail)?$/
 
 export class LocalFileStorage implements FileStorage {
   private readonly tmpDir: string
@@ -88,7 +97,7 @@ export class LocalFileStorage implements FileStorage {
     }
   }
 
-  async open (key: string): Promise<StoredObject | undefined> {
+  async open (key: string, range?: ByteRange): Promise<StoredObject | undefined> {
     let handle: FileHandle
     try {
       // Open first, then stat the open file: a concurrent remove cannot break a download already begun.
@@ -99,7 +108,7 @@ export class LocalFileStorage implements FileStorage {
     }
     try {
       const { size } = await handle.stat()
-      return { stream: handle.createReadStream(), size }
+      return { stream: handle.createReadStream(range === undefined ? {} : { start: range.start, end: range.end }), size }
     } catch (err) {
       await handle.close()
       throw err
