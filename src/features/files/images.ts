@@ -71,7 +71,7 @@ export class ImageProcessor {
   }
 
   private async process (path: string, maxBytes: number, use: 'image' | 'avatar'): Promise<StagedImage> {
-    const meta = await sharp(path).metadata().catch(() => { throw new AppError('UNSUPPORTED_IMAGE', 'The image could not be read') })
+    const meta = await sharp(path, { limitInputPixels: false }).metadata().catch(() => { throw new AppError('UNSUPPORTED_IMAGE', 'The image could not be read') })
     const format = meta.format === undefined ? undefined : FORMATS[meta.format]
     if (format === undefined) throw new AppError('UNSUPPORTED_IMAGE')
     // metadata() reads the header only: the decision is taken before a single pixel is decoded.
