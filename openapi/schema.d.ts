@@ -385,9 +385,29 @@ export interface paths {
         };
         /**
          * Download a file, image or avatar
-         * @description Only the sender and the receiver of the message carrying the file may download it (404 FILE_NOT_FOUND for anyone else, so its existence does not leak); avatars may be read by any signed-in user. Files are `attachment`, images and avatars `inline`. Answers 304 when If-None-Match holds the ETag.
+         * @description Files are `attachment`; images and avatars `inline`, their name ending in the extension of their real type. With the bearer token, only the sender and the receiver of the message carrying the file may download it (404 FILE_NOT_FOUND for anyone else, so its existence does not leak); avatars may be read by any signed-in user. With `exp` and `sig` (a signed link from a FileRef or an avatarUrl) no token is needed until `exp`; an expired or altered link is 401 LINK_INVALID. Answers 304 when If-None-Match holds the ETag; a single byte Range is answered 206 (416 RANGE_NOT_SATISFIABLE when it starts past the end). HEAD answers the same headers as GET, without the body.
          */
         get: operations["downloadFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{fileId}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an image's thumbnail
+         * @description A WebP of at most 320x320 pixels (aspect kept), made at upload; images only (404 FILE_NOT_FOUND for files). With the bearer token, only the sender and the receiver of the message carrying the file may download it (404 FILE_NOT_FOUND for anyone else, so its existence does not leak); avatars may be read by any signed-in user. With `exp` and `sig` (a signed link from a FileRef or an avatarUrl) no token is needed until `exp`; an expired or altered link is 401 LINK_INVALID. Answers 304 when If-None-Match holds the ETag; a single byte Range is answered 206 (416 RANGE_NOT_SATISFIABLE when it starts past the end). HEAD answers the same headers as GET, without the body.
+         */
+        get: operations["downloadThumbnail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -408,7 +428,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "LINK_INVALID" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "REQUEST_TIMEOUT" | "RANGE_NOT_SATISFIABLE" | "PAYLOAD_TOO_LARGE" | "IMAGE_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description The HTTP status text, e.g. "Conflict". */
             error: string;
             /** @description Human-readable explanation; for validation errors it names the offending field. */
@@ -420,6 +440,7 @@ export interface components {
             id: string;
             username: string;
             email: string;
+            /** @description An http(s) URL, or for an uploaded avatar a signed link /files/{id}?exp=...&sig=... that needs no token until `exp` (fresh in every response and event); null when none. */
             avatarUrl: string | null;
             /** Format: date-time */
             createdAt: string;
@@ -429,6 +450,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             username: string;
+            /** @description An http(s) URL, or for an uploaded avatar a signed link /files/{id}?exp=...&sig=... that needs no token until `exp` (fresh in every response and event); null when none. */
             avatarUrl: string | null;
             /** @description True while the user has at least one open event stream on any instance. */
             online: boolean;
@@ -441,6 +463,7 @@ export interface components {
              */
             contactId: string;
             username: string;
+            /** @description An http(s) URL, or for an uploaded avatar a signed link /files/{id}?exp=...&sig=... that needs no token until `exp` (fresh in every response and event); null when none. */
             avatarUrl: string | null;
             online: boolean;
             /** Format: date-time */
@@ -461,11 +484,19 @@ export interface components {
             id: string;
             /** @description The sanitized original file name, for display. */
             name: string;
-            /** @description Size in bytes. */
+            /** @description Size in bytes of the stored file (for images: of the stored, re-encoded image). */
             size: number;
             mimeType: string;
-            /** @description Where to download it: /files/{id}. */
+            /** @description Where to download it with the bearer token: /files/{id}. */
             url: string;
+            /** @description The same resource as a signed link, /files/{id}?exp=...&sig=..., that needs no token until `exp` (FILE_URL_TTL_SECONDS after it was handed out, rounded up to at most 5 minutes more): for `<img src>` and plain links. Every response and event carries a fresh one; an expired or altered link is 401 LINK_INVALID. */
+            downloadUrl: string;
+            /** @description Images: width in pixels of the stored image (orientation applied). Null for files. */
+            width: number | null;
+            /** @description Images: height in pixels (of one frame, for an animation). Null for files. */
+            height: number | null;
+            /** @description Images: a signed link, like downloadUrl, to a WebP of at most 320x320 pixels (aspect kept). Null for files. */
+            thumbnailUrl: string | null;
         };
         Message: {
             /** Format: uuid */
@@ -1981,10 +2012,19 @@ export interface operations {
     };
     downloadFile: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Signed links only: the expiry (Unix seconds), as handed out in downloadUrl/thumbnailUrl/avatarUrl. */
+                exp?: string;
+                /** @description Signed links only: the signature (base64url HMAC-SHA256 of the file id, the variant and exp). With exp and sig no token is needed; an expired or altered link is 401 LINK_INVALID. */
+                sig?: string;
+            };
             header?: {
                 /** @description ETags you hold; when one matches, the answer is 304 with no body. */
                 "if-none-match"?: string;
+                /** @description One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-100`): answered 206, or 416 when it starts past the end. Several ranges, or another unit, get the whole file (200). */
+                range?: string;
+                /** @description The ETag the client holds: Range applies only while it is current, otherwise the whole file is sent. */
+                "if-range"?: string;
             };
             path: {
                 fileId: string;
@@ -1996,17 +2036,41 @@ export interface operations {
             /** @description The bytes, with the stored Content-Type. */
             200: {
                 headers: {
-                    /** @description The stored media type (sniffed for images and avatars). */
+                    /** @description The stored media type (sniffed for images and avatars; image/webp for thumbnails). */
                     "content-type"?: string;
-                    /** @description Size in bytes. */
+                    /** @description Size in bytes of this answer's body (of the range for 206). */
                     "content-length"?: number;
-                    /** @description `attachment` for files, `inline` for images and avatars; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
+                    /** @description `attachment` for files, `inline` for images, avatars and thumbnails; an image's name ends in the extension of its real type; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
                     "content-disposition"?: string;
-                    /** @description A strong validator (the SHA-256 of the bytes); send it back in If-None-Match. */
+                    /** @description A strong validator of the stored bytes; send it back in If-None-Match (or If-Range). */
                     etag?: string;
                     /** @description `private, no-cache`: kept by the browser only, revalidated with the ETag. */
                     "cache-control"?: string;
+                    "accept-ranges"?: "bytes";
                     "x-content-type-options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested range of the bytes. */
+            206: {
+                headers: {
+                    /** @description The stored media type (sniffed for images and avatars; image/webp for thumbnails). */
+                    "content-type"?: string;
+                    /** @description Size in bytes of this answer's body (of the range for 206). */
+                    "content-length"?: number;
+                    /** @description `attachment` for files, `inline` for images, avatars and thumbnails; an image's name ends in the extension of its real type; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
+                    "content-disposition"?: string;
+                    /** @description A strong validator of the stored bytes; send it back in If-None-Match (or If-Range). */
+                    etag?: string;
+                    /** @description `private, no-cache`: kept by the browser only, revalidated with the ETag. */
+                    "cache-control"?: string;
+                    "accept-ranges"?: "bytes";
+                    "x-content-type-options"?: "nosniff";
+                    /** @description `bytes <first>-<last>/<size>`. */
+                    "content-range"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2029,7 +2093,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            /** @description AUTH_REQUIRED or TOKEN_INVALID (no signed link and no valid token); LINK_INVALID (the signed link is expired or altered). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2040,6 +2104,127 @@ export interface operations {
             };
             /** @description FILE_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description RANGE_NOT_SATISFIABLE: the range starts past the end; Content-Range gives the size. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    downloadThumbnail: {
+        parameters: {
+            query?: {
+                /** @description Signed links only: the expiry (Unix seconds), as handed out in downloadUrl/thumbnailUrl/avatarUrl. */
+                exp?: string;
+                /** @description Signed links only: the signature (base64url HMAC-SHA256 of the file id, the variant and exp). With exp and sig no token is needed; an expired or altered link is 401 LINK_INVALID. */
+                sig?: string;
+            };
+            header?: {
+                /** @description ETags you hold; when one matches, the answer is 304 with no body. */
+                "if-none-match"?: string;
+                /** @description One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-100`): answered 206, or 416 when it starts past the end. Several ranges, or another unit, get the whole file (200). */
+                range?: string;
+                /** @description The ETag the client holds: Range applies only while it is current, otherwise the whole file is sent. */
+                "if-range"?: string;
+            };
+            path: {
+                fileId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes, with the stored Content-Type. */
+            200: {
+                headers: {
+                    /** @description The stored media type (sniffed for images and avatars; image/webp for thumbnails). */
+                    "content-type"?: string;
+                    /** @description Size in bytes of this answer's body (of the range for 206). */
+                    "content-length"?: number;
+                    /** @description `attachment` for files, `inline` for images, avatars and thumbnails; an image's name ends in the extension of its real type; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
+                    "content-disposition"?: string;
+                    /** @description A strong validator of the stored bytes; send it back in If-None-Match (or If-Range). */
+                    etag?: string;
+                    /** @description `private, no-cache`: kept by the browser only, revalidated with the ETag. */
+                    "cache-control"?: string;
+                    "accept-ranges"?: "bytes";
+                    "x-content-type-options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested range of the bytes. */
+            206: {
+                headers: {
+                    /** @description The stored media type (sniffed for images and avatars; image/webp for thumbnails). */
+                    "content-type"?: string;
+                    /** @description Size in bytes of this answer's body (of the range for 206). */
+                    "content-length"?: number;
+                    /** @description `attachment` for files, `inline` for images, avatars and thumbnails; an image's name ends in the extension of its real type; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
+                    "content-disposition"?: string;
+                    /** @description A strong validator of the stored bytes; send it back in If-None-Match (or If-Range). */
+                    etag?: string;
+                    /** @description `private, no-cache`: kept by the browser only, revalidated with the ETag. */
+                    "cache-control"?: string;
+                    "accept-ranges"?: "bytes";
+                    "x-content-type-options"?: "nosniff";
+                    /** @description `bytes <first>-<last>/<size>`. */
+                    "content-range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description Not modified: the ETag in If-None-Match is current. No body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR: fileId is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID (no signed link and no valid token); LINK_INVALID (the signed link is expired or altered). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description FILE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description RANGE_NOT_SATISFIABLE: the range starts past the end; Content-Range gives the size. */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };

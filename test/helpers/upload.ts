@@ -1,5 +1,4 @@
 // Multipart uploads as a browser or a generated client sends them (fetch + FormData), and sample image bytes.
-import { randomBytes } from 'node:crypto'
 
 export interface UploadOptions {
   bytes: Uint8Array

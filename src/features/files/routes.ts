@@ -30,8 +30,8 @@ function operation (variant: LinkVariant, head: boolean) {
       thumbnail ? 'A WebP of at most 320x320 pixels (aspect kept), made at upload; images only (404 FILE_NOT_FOUND for files).' : 'Files are `attachment`; images and avatars `inline`, their name ending in the extension of their real type.',
       ACCESS,
       CONDITIONAL,
-      head ? 'HEAD answers the same headers as GET, without the body.' : ''
-    ].filter(Boolean).join(' '),
+      'HEAD answers the same headers as GET, without the body.'
+    ].join(' '),
     tags: ['files'],
     security: [{ bearerAuth: [] }, {}] as Array<Record<string, string[]>>,
     params: FileParamsSchema,
