@@ -169,7 +169,7 @@ export interface paths {
         get?: never;
         /**
          * Upload your avatar
-         * @description A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES). Sets `avatarUrl` to `/files/{id}` of the stored image, which any signed-in user may read; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.
+         * @description A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES and 50 megapixels). The image is stored re-encoded, at most 512x512 (aspect kept), orientation applied and metadata stripped. Sets `avatarUrl` to a signed link to it (`/files/{id}?exp=...&sig=...`, fresh in every answer, no token needed); with the token, `/files/{id}` can be read by any signed-in user; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.
          */
         put: operations["uploadAvatar"];
         post?: never;
@@ -327,7 +327,7 @@ export interface paths {
         put?: never;
         /**
          * Send an image
-         * @description A `multipart/form-data` body: optional field `id` first, then part `file` with an image: PNG, JPEG, GIF or WebP, judged by its bytes, not by its name or declared type, at most MAX_UPLOAD_BYTES. Answers 201 with a Message of kind `image`; its `file.url` downloads it. You may send to a user when either of you has the other as a contact (403 NOT_A_CONTACT otherwise); not to yourself (400 CANNOT_MESSAGE_SELF); 404 USER_NOT_FOUND for an unknown peer. `message.created` goes to every stream of the sender and of the receiver. On any error nothing is stored: no bytes, no message, no event.
+         * @description A `multipart/form-data` body: optional field `id` first, then part `file` with an image: PNG, JPEG, GIF or WebP, judged by its bytes, not by its name or declared type, at most 50 megapixels. It is stored re-encoded in its own format: EXIF orientation applied, metadata (EXIF, GPS, comments) stripped, animations kept; `file.size` is the stored size, `file.width`/`file.height` its pixels, and `file.thumbnailUrl` a WebP of at most 320x320 made at upload, at most MAX_UPLOAD_BYTES. Answers 201 with a Message of kind `image`; its `file.url` downloads it. You may send to a user when either of you has the other as a contact (403 NOT_A_CONTACT otherwise); not to yourself (400 CANNOT_MESSAGE_SELF); 404 USER_NOT_FOUND for an unknown peer. `message.created` goes to every stream of the sender and of the receiver. On any error nothing is stored: no bytes, no message, no event.
          */
         post: operations["sendImage"];
         delete?: never;
@@ -1168,7 +1168,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts. Nothing is stored. */
+            /** @description PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts; IMAGE_TOO_LARGE: over 50 megapixels. Nothing is stored. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1177,7 +1177,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored. */
+            /** @description UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP, or it cannot be decoded; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1838,7 +1838,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: the file is larger than MAX_UPLOAD_BYTES, or the form has too many parts. */
+            /** @description PAYLOAD_TOO_LARGE: the file is larger than MAX_UPLOAD_BYTES, or the form has too many parts; IMAGE_TOO_LARGE: over 50 megapixels (one frame), or an animation over 100 megapixels in all its frames, judged from the header before decoding. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1847,7 +1847,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description UNSUPPORTED_IMAGE: the bytes are not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. */
+            /** @description UNSUPPORTED_IMAGE: the bytes are not PNG, JPEG, GIF or WebP, or cannot be decoded; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. */
             415: {
                 headers: {
                     [name: string]: unknown;
