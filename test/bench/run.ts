@@ -1,4 +1,4 @@
-// `npm run bench`: runs the benchmark stages (H, P, D, D2, C, Q) against a fresh PostgreSQL database of its
+// `npm run bench`: runs the benchmark stages (H, P, D, D2, C, Q, U) against a fresh PostgreSQL database of its
 // own, prints the figures, ratios and targets, and writes test/bench/results/bench-<time>.json.
 // Every server under test and load generator is a child process; all are stopped, and the database dropped,
 // however the run ends.
@@ -17,6 +17,7 @@ import { runHello } from './stages/hello.ts'
 import { runHistory } from './stages/history.ts'
 import { runIdle } from './stages/idle.ts'
 import { runPostgres } from './stages/postgres.ts'
+import { runUploads } from './stages/uploads.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
@@ -28,7 +29,8 @@ const STAGES: Record<StageName, { title: string, run: (ctx: StageContext) => Pro
   D: { title: 'D: delivered messages, one instance', run: (ctx) => runDelivery(ctx, 1) },
   D2: { title: 'D2: delivered messages, send on instance A, streams on instance B', run: (ctx) => runDelivery(ctx, 2) },
   C: { title: 'C: idle event streams', run: runIdle },
-  Q: { title: 'Q: history pages of a 1,000,000-message conversation', run: runHistory }
+  Q: { title: 'Q: history pages of a 1,000,000-message conversation', run: runHistory },
+  U: { title: 'U: file uploads (1 MiB, 10 MiB) and 12-megapixel JPEG images', run: runUploads }
 }
 
 let db: BenchDatabase | undefined

@@ -1,6 +1,7 @@
 // Images at upload (sharp/libvips): the type judged by the bytes, the size read from the header before any pixel
 // is decoded, orientation applied and metadata stripped by re-encoding, animations kept, a WebP thumbnail made;
-// both results are staged through the storage interface. At most `concurrency` images are decoded at once.
+// both results are staged through the storage interface. At most `concurrency` images (default one; libvips
+// already spreads one over every core) are decoded at once, which bounds their memory (README: Images).
 import { randomUUID } from 'node:crypto'
 import { mkdir, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -42,7 +43,7 @@ export class ImageProcessor {
     private readonly storage: FileStorage,
     /** A local directory for the upload while it is decoded (libvips reads it from disk, not from memory). */
     private readonly workDir: string,
-    private readonly concurrency = 2
+    private readonly concurrency = 1
   ) {
     // libvips' operation cache would keep decoded images alive after their upload ended.
     sharp.cache(false)

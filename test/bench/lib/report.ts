@@ -4,6 +4,7 @@ import type { HelloResult } from '../stages/hello.ts'
 import type { HistoryResult } from '../stages/history.ts'
 import type { IdleResult } from '../stages/idle.ts'
 import type { PostgresResult } from '../stages/postgres.ts'
+import type { UploadRun, UploadsResult } from '../stages/uploads.ts'
 
 export type Failed = { error: string }
 export interface StageResults {
@@ -13,6 +14,7 @@ export interface StageResults {
   D2?: DeliveryResult | Failed
   C?: IdleResult | Failed
   Q?: HistoryResult | Failed
+  U?: UploadsResult | Failed
 }
 
 export interface Target {
@@ -129,6 +131,19 @@ export function renderTable (stages: StageResults): string {
       rows.push(
         ['Q  first page pages/s', int(q.first.pagesPerSec), `${int(q.rows)} messages in the conversation, ${q.connections} connections, p99 ${ms(q.first.latencyP99Ms)}`],
         ['Q  deep page pages/s', int(q.deep.pagesPerSec), `before a message ${int(q.deep.depth)} back, p99 ${ms(q.deep.latencyP99Ms)}`]
+      )
+    }
+  }
+  if (stages.U !== undefined) {
+    const u = ok(stages.U)
+    const mib = (n: number) => `${int(n / 2 ** 20)} MiB`
+    const notes = (run: UploadRun) => `${run.concurrency} in flight, ${int(run.uploads)} uploads, p50 ${ms(run.latencyP50Ms)}, p99 ${ms(run.latencyP99Ms)}; server RSS ${mib(run.rssBeforeBytes)} -> peak ${mib(run.rssPeakBytes)}${run.errors > 0 ? `; ${run.errors} errors, first: ${run.firstError}` : ''}`
+    if (u === undefined) failed('U  uploads', stages.U)
+    else {
+      rows.push(
+        ['U  1 MiB files MiB/s', u.file1MiB.mibPerSec.toFixed(1), notes(u.file1MiB)],
+        ['U  10 MiB files MiB/s', u.file10MiB.mibPerSec.toFixed(1), notes(u.file10MiB)],
+        ['U  12 MP JPEG images/s', u.image12MP.uploadsPerSec.toFixed(2), `${(u.image12MP.bytes / 2 ** 20).toFixed(1)} MiB each, re-encoded + WebP thumbnail; ${notes(u.image12MP)}`]
       )
     }
   }
