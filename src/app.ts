@@ -111,7 +111,7 @@ export async function buildApp (config: Config): Promise<App> {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     // The plugin's default allows only GET, HEAD and POST: browsers could not PATCH or DELETE.
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    exposedHeaders: ['Retry-After', 'Content-Disposition', 'ETag'],
+    exposedHeaders: ['Retry-After', 'Content-Disposition', 'ETag', 'Content-Range', 'Accept-Ranges'],
     // A malformed preflight would get a text/plain 400, outside the contract's error shape.
     strictPreflight: false
   })
