@@ -106,6 +106,16 @@ t.test('avatar URLs are signed in User, PublicUser, Contact and profile.updated'
   t.match(contacts.data!.contacts.find((contact) => contact.contactId === alice.id)!.avatarUrl, SIGNED)
   const found = await bob.api.GET('/users', { params: { query: { search: alice.username.slice(0, 6) } } })
   t.match(found.data!.users.find((user) => user.id === alice.id)!.avatarUrl, SIGNED)
+  // avatarUrl is the user's to set: naming someone else's message file must not hand out a working link to it.
+  const carol = await registerUser(baseUrl)
+  const secret = await upload(baseUrl, bob.token, `/conversations/${alice.id}/images`, { bytes: photo, name: 'private.jpg' })
+  const pointed = await carol.api.PATCH('/users/me', { body: { avatarUrl: `/files/${secret.body.file.id}` } })
+  t.match(pointed.data!.avatarUrl, SIGNED)
+  const stolen = await plain(pointed.data!.avatarUrl!)
+  t.equal(stolen.status, 404, 'an avatar link opens avatars only')
+  t.equal((await stolen.json() as any).code, 'FILE_NOT_FOUND')
+  const [, avatarId, , avatarExp, avatarSig] = SIGNED.exec(me.data!.avatarUrl!)!
+  await isLinkInvalid(t, `/files/${avatarId}/thumbnail?exp=${avatarExp}&sig=${avatarSig}`, 'an avatar sig on a thumbnail')
   const external = await alice.api.PATCH('/users/me', { body: { avatarUrl: 'https://example.com/me.png' } })
   t.equal(external.data!.avatarUrl, 'https://example.com/me.png', 'an external URL is handed out as it is')
 })

@@ -3,7 +3,12 @@
 // frames), never stored signed: a replayed event gets links as fresh as a new one.
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 
-export type LinkVariant = 'original' | 'thumbnail'
+/**
+ * What a link opens: a file's bytes, its thumbnail, or a file only as long as it is an avatar. Avatar links are
+ * signed apart because users set avatarUrl themselves: a `/files/{id}` naming someone else's message file must
+ * not become a working link to it.
+ */
+export type LinkVariant = 'original' | 'thumbnail' | 'avatar'
 
 /**
  * A link field in serialized JSON whose value is a `/files/{id}` path (possibly signed already). The key must be
@@ -37,7 +42,7 @@ export class FileLinks {
   }
 
   sign (fileId: string, variant: LinkVariant, exp = this.expiry()): string {
-    const path = variant === 'thumbnail' ? `/files/${fileId}/thumbnail` : `/files/${fileId}`
+    const path = variant === 'thumbnail' ? `/files/${fileId}/thumbnail` : `/files/${fileId}`  // 'avatar' shares the original's path
     return `${path}?exp=${exp}&sig=${this.mac(fileId, variant, exp)}`
   }
 
@@ -55,7 +60,8 @@ export class FileLinks {
     let exp: number | undefined
     return json.replace(LINK_FIELD, (_match, field: string, fileId: string, thumbnail: string | undefined) => {
       exp ??= this.expiry()
-      return `"${field}":"${this.sign(fileId, thumbnail === undefined ? 'original' : 'thumbnail', exp)}"`
+      const variant = field === 'avatarUrl' ? 'avatar' : thumbnail === undefined ? 'original' : 'thumbnail'
+      return `"${field}":"${this.sign(fileId, variant, exp)}"`
     })
   }
 

@@ -20,7 +20,7 @@ type DownloadRequest = FastifyRequest<{
 const ACCESS = 'With the bearer token, only the sender and the receiver of the message carrying the file may download it (404 FILE_NOT_FOUND for anyone else, so its existence does not leak); avatars may be read by any signed-in user. With `exp` and `sig` (a signed link from a FileRef or an avatarUrl) no token is needed until `exp`; an expired or altered link is 401 LINK_INVALID.'
 const CONDITIONAL = 'Answers 304 when If-None-Match holds the ETag; a single byte Range is answered 206 (416 RANGE_NOT_SATISFIABLE when it starts past the end).'
 
-function operation (variant: LinkVariant, head: boolean) {
+function operation (variant: Exclude<LinkVariant, 'avatar'>, head: boolean) {
   const thumbnail = variant === 'thumbnail'
   const what = thumbnail ? 'an image\'s thumbnail' : 'a file, image or avatar'
   return {
@@ -56,15 +56,21 @@ export default async function filesRoutes (app: App, { files, links }: { files: 
     if (query.exp === undefined && query.sig === undefined) await app.authenticate(request)
   })
 
-  async function find (request: DownloadRequest, variant: LinkVariant): Promise<FileRow> {
+  async function find (request: DownloadRequest, variant: Exclude<LinkVariant, 'avatar'>): Promise<FileRow> {
     const { fileId } = request.params
     const { exp, sig } = request.query
     if (exp === undefined && sig === undefined) return files.readable(request.auth.userId, fileId)
-    if (!links.verify(fileId, variant, exp, sig)) fail('LINK_INVALID')
-    return files.get(fileId)
+    if (links.verify(fileId, variant, exp, sig)) return files.get(fileId)
+    // An avatar link opens the file only while it is an avatar (see LinkVariant).
+    if (variant === 'original' && links.verify(fileId, 'avatar', exp, sig)) {
+      const file = await files.get(fileId)
+      if (file.kind === 'avatar') return file
+      fail('FILE_NOT_FOUND')
+    }
+    fail('LINK_INVALID')
   }
 
-  const serve = (variant: LinkVariant, head: boolean) => async (request: DownloadRequest, reply: FastifyReply) => {
+  const serve = (variant: Exclude<LinkVariant, 'avatar'>, head: boolean) => async (request: DownloadRequest, reply: FastifyReply) => {
     const file = await find(request, variant)
     const thumbnail = variant === 'thumbnail'
     if (thumbnail && file.thumbnailSize === null) fail('FILE_NOT_FOUND')

@@ -93,7 +93,7 @@ export class FilesService {
   }
 
   /** The stored bytes of a file or of its thumbnail, all of them or a range. */
-  async content (file: FileRow, variant: LinkVariant, range?: ByteRange): Promise<StoredObject> {
+  async content (file: FileRow, variant: Exclude<LinkVariant, 'avatar'>, range?: ByteRange): Promise<StoredObject> {
     return (await this.storage.open(variant === 'thumbnail' ? thumbnailKey(file.id) : file.id, range)) ?? fail('FILE_NOT_FOUND')
   }
 
