@@ -242,7 +242,7 @@ export interface paths {
         get?: never;
         /**
          * Upload your avatar
-         * @description A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES). Sets `avatarUrl` to `/files/{id}` of the stored image, which any signed-in user may read; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.
+         * @description A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES and 50 megapixels). The image is stored re-encoded, at most 512x512 (aspect kept), orientation applied and metadata stripped. Sets `avatarUrl` to a signed link to it (`/files/{id}?exp=...&sig=...`, fresh in every answer, no token needed); with the token, `/files/{id}` can be read by any signed-in user; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.
          */
         put: operations["uploadAvatar"];
         post?: never;
@@ -446,7 +446,7 @@ export interface paths {
         put?: never;
         /**
          * Send an image
-         * @description A `multipart/form-data` body: optional field `id` first, then part `file` with an image: PNG, JPEG, GIF or WebP, judged by its bytes, not by its name or declared type, at most MAX_UPLOAD_BYTES. Answers 201 with a Message of kind `image`; its `file.url` downloads it. You may send to a user when either of you has the other as a contact (403 NOT_A_CONTACT otherwise); not to yourself (400 CANNOT_MESSAGE_SELF); 404 USER_NOT_FOUND for an unknown peer. `message.created` goes to every stream of the sender and of the receiver. On any error nothing is stored: no bytes, no message, no event.
+         * @description A `multipart/form-data` body: optional field `id` first, then part `file` with an image: PNG, JPEG, GIF or WebP, judged by its bytes, not by its name or declared type, at most 50 megapixels. It is stored re-encoded in its own format: EXIF orientation applied, metadata (EXIF, GPS, comments) stripped, animations kept; `file.size` is the stored size, `file.width`/`file.height` its pixels, and `file.thumbnailUrl` a WebP of at most 320x320 made at upload, at most MAX_UPLOAD_BYTES. Answers 201 with a Message of kind `image`; its `file.url` downloads it. You may send to a user when either of you has the other as a contact (403 NOT_A_CONTACT otherwise); not to yourself (400 CANNOT_MESSAGE_SELF); 404 USER_NOT_FOUND for an unknown peer. `message.created` goes to every stream of the sender and of the receiver. On any error nothing is stored: no bytes, no message, no event.
          */
         post: operations["sendImage"];
         delete?: never;
@@ -592,9 +592,29 @@ export interface paths {
         };
         /**
          * Download a file, image or avatar
-         * @description Only the sender and the receiver of the message carrying the file may download it (404 FILE_NOT_FOUND for anyone else, so its existence does not leak); avatars may be read by any signed-in user. Files are `attachment`, images and avatars `inline`. Answers 304 when If-None-Match holds the ETag.
+         * @description Files are `attachment`; images and avatars `inline`, their name ending in the extension of their real type. With the bearer token, only the sender and the receiver of the message carrying the file may download it (404 FILE_NOT_FOUND for anyone else, so its existence does not leak); avatars may be read by any signed-in user. With `exp` and `sig` (a signed link from a FileRef or an avatarUrl) no token is needed until `exp`; an expired or altered link is 401 LINK_INVALID. Answers 304 when If-None-Match holds the ETag; a single byte Range is answered 206 (416 RANGE_NOT_SATISFIABLE when it starts past the end). HEAD answers the same headers as GET, without the body.
          */
         get: operations["downloadFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{fileId}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an image's thumbnail
+         * @description A WebP of at most 320x320 pixels (aspect kept), made at upload; images only (404 FILE_NOT_FOUND for files). With the bearer token, only the sender and the receiver of the message carrying the file may download it (404 FILE_NOT_FOUND for anyone else, so its existence does not leak); avatars may be read by any signed-in user. With `exp` and `sig` (a signed link from a FileRef or an avatarUrl) no token is needed until `exp`; an expired or altered link is 401 LINK_INVALID. Answers 304 when If-None-Match holds the ETag; a single byte Range is answered 206 (416 RANGE_NOT_SATISFIABLE when it starts past the end). HEAD answers the same headers as GET, without the body.
+         */
+        get: operations["downloadThumbnail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -618,7 +638,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "CANNOT_BLOCK_SELF" | "NOT_EDITABLE" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "BLOCKED" | "NOT_MESSAGE_SENDER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "SESSION_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "TOO_MANY_REACTIONS" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "QUOTA_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "TOO_MANY_STREAMS" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
+            code: "VALIDATION_ERROR" | "INVALID_JSON" | "CANNOT_ADD_SELF" | "CANNOT_MESSAGE_SELF" | "CANNOT_BLOCK_SELF" | "NOT_EDITABLE" | "AUTH_REQUIRED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "LINK_INVALID" | "WRONG_PASSWORD" | "NOT_A_CONTACT" | "NOT_MESSAGE_RECEIVER" | "BLOCKED" | "NOT_MESSAGE_SENDER" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "USER_NOT_FOUND" | "CONTACT_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "FILE_NOT_FOUND" | "SESSION_NOT_FOUND" | "USERNAME_TAKEN" | "EMAIL_TAKEN" | "CONTACT_EXISTS" | "MESSAGE_ID_CONFLICT" | "TOO_MANY_REACTIONS" | "REQUEST_TIMEOUT" | "RANGE_NOT_SATISFIABLE" | "PAYLOAD_TOO_LARGE" | "QUOTA_EXCEEDED" | "IMAGE_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNSUPPORTED_IMAGE" | "RATE_LIMITED" | "TOO_MANY_STREAMS" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE";
             /** @description The HTTP status text, e.g. "Conflict". */
             error: string;
             /** @description Human-readable explanation; for validation errors it names the offending field. */
@@ -633,6 +653,7 @@ export interface components {
             id: string;
             username: string;
             email: string;
+            /** @description An http(s) URL, or for an uploaded avatar a signed link /files/{id}?exp=...&sig=... that needs no token until `exp` (fresh in every response and event); null when none. */
             avatarUrl: string | null;
             /** Format: date-time */
             createdAt: string;
@@ -645,6 +666,7 @@ export interface components {
              */
             id: string;
             username: string;
+            /** @description An http(s) URL, or for an uploaded avatar a signed link /files/{id}?exp=...&sig=... that needs no token until `exp` (fresh in every response and event); null when none. */
             avatarUrl: string | null;
             /** @description True while the user has at least one open event stream on any instance. */
             online: boolean;
@@ -657,6 +679,7 @@ export interface components {
              */
             contactId: string;
             username: string;
+            /** @description An http(s) URL, or for an uploaded avatar a signed link /files/{id}?exp=...&sig=... that needs no token until `exp` (fresh in every response and event); null when none. */
             avatarUrl: string | null;
             online: boolean;
             /** Format: date-time */
@@ -682,12 +705,20 @@ export interface components {
             name: string;
             /**
              * Format: int64
-             * @description Size in bytes.
+             * @description Size in bytes of the stored file (for images: of the stored, re-encoded image).
              */
             size: number;
             mimeType: string;
-            /** @description Where to download it: /files/{id}. */
+            /** @description Where to download it with the bearer token: /files/{id}. */
             url: string;
+            /** @description The same resource as a signed link, /files/{id}?exp=...&sig=..., that needs no token until `exp` (FILE_URL_TTL_SECONDS after it was handed out, rounded up to at most 5 minutes more): for `<img src>` and plain links. Every response and event carries a fresh one; an expired or altered link is 401 LINK_INVALID. */
+            downloadUrl: string;
+            /** @description Images: width in pixels of the stored image (orientation applied). Null for files. */
+            width: number | null;
+            /** @description Images: height in pixels (of one frame, for an animation). Null for files. */
+            height: number | null;
+            /** @description Images: a signed link, like downloadUrl, to a WebP of at most 320x320 pixels (aspect kept). Null for files. */
+            thumbnailUrl: string | null;
         };
         /** @description One reaction of a message and the users who added it. */
         Reaction: {
@@ -2090,7 +2121,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts. Nothing is stored. */
+            /** @description PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts; IMAGE_TOO_LARGE: over 50 megapixels. Nothing is stored. */
             413: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -2103,7 +2134,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored. */
+            /** @description UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP, or it cannot be decoded; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored. */
             415: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -3306,7 +3337,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: the file is larger than MAX_UPLOAD_BYTES, or the form has too many parts. */
+            /** @description PAYLOAD_TOO_LARGE: the file is larger than MAX_UPLOAD_BYTES, or the form has too many parts; IMAGE_TOO_LARGE: over 50 megapixels (one frame), or an animation over 100 megapixels in all its frames, judged from the header before decoding. */
             413: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -3319,7 +3350,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description UNSUPPORTED_IMAGE: the bytes are not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. */
+            /** @description UNSUPPORTED_IMAGE: the bytes are not PNG, JPEG, GIF or WebP, or cannot be decoded; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. */
             415: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -4190,10 +4221,19 @@ export interface operations {
     };
     downloadFile: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Signed links only: the expiry (Unix seconds), as handed out in downloadUrl/thumbnailUrl/avatarUrl. */
+                exp?: string;
+                /** @description Signed links only: the signature (base64url HMAC-SHA256 of the file id, the variant and exp). With exp and sig no token is needed; an expired or altered link is 401 LINK_INVALID. */
+                sig?: string;
+            };
             header?: {
                 /** @description ETags you hold; when one matches, the answer is 304 with no body. */
                 "if-none-match"?: string;
+                /** @description One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-100`): answered 206, or 416 when it starts past the end. Several ranges, or another unit, get the whole file (200). */
+                range?: string;
+                /** @description The ETag the client holds: Range applies only while it is current, otherwise the whole file is sent. */
+                "if-range"?: string;
             };
             path: {
                 /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
@@ -4206,17 +4246,45 @@ export interface operations {
             /** @description The bytes, with the stored Content-Type. */
             200: {
                 headers: {
-                    /** @description The stored media type (sniffed for images and avatars). */
+                    /** @description The stored media type (sniffed for images and avatars; image/webp for thumbnails). */
                     "content-type"?: string;
-                    /** @description Size in bytes. */
+                    /** @description Size in bytes of this answer's body (of the range for 206). */
                     "content-length"?: number;
-                    /** @description `attachment` for files, `inline` for images and avatars; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
+                    /** @description `attachment` for files, `inline` for images, avatars and thumbnails; an image's name ends in the extension of its real type; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
                     "content-disposition"?: string;
-                    /** @description A strong validator (the SHA-256 of the bytes); send it back in If-None-Match. */
+                    /** @description A strong validator of the stored bytes; send it back in If-None-Match (or If-Range). */
                     etag?: string;
                     /** @description Kept by the browser only, revalidated with the ETag. */
                     "cache-control"?: "private, no-cache";
+                    "accept-ranges"?: "bytes";
                     "x-content-type-options"?: "nosniff";
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested range of the bytes. */
+            206: {
+                headers: {
+                    /** @description The stored media type (sniffed for images and avatars; image/webp for thumbnails). */
+                    "content-type"?: string;
+                    /** @description Size in bytes of this answer's body (of the range for 206). */
+                    "content-length"?: number;
+                    /** @description `attachment` for files, `inline` for images, avatars and thumbnails; an image's name ends in the extension of its real type; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
+                    "content-disposition"?: string;
+                    /** @description A strong validator of the stored bytes; send it back in If-None-Match (or If-Range). */
+                    etag?: string;
+                    /** @description Kept by the browser only, revalidated with the ETag. */
+                    "cache-control"?: "private, no-cache";
+                    "accept-ranges"?: "bytes";
+                    "x-content-type-options"?: "nosniff";
+                    /** @description `bytes <first>-<last>/<size>`. */
+                    "content-range"?: string;
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
@@ -4248,7 +4316,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description AUTH_REQUIRED or TOKEN_INVALID. */
+            /** @description AUTH_REQUIRED or TOKEN_INVALID (no signed link and no valid token); LINK_INVALID (the signed link is expired or altered). */
             401: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -4263,6 +4331,171 @@ export interface operations {
             };
             /** @description FILE_NOT_FOUND */
             404: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description RANGE_NOT_SATISFIABLE: the range starts past the end; Content-Range gives the size. */
+            416: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description RATE_LIMITED: over the budget named by RateLimit-Limit; see Retry-After. */
+            429: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    downloadThumbnail: {
+        parameters: {
+            query?: {
+                /** @description Signed links only: the expiry (Unix seconds), as handed out in downloadUrl/thumbnailUrl/avatarUrl. */
+                exp?: string;
+                /** @description Signed links only: the signature (base64url HMAC-SHA256 of the file id, the variant and exp). With exp and sig no token is needed; an expired or altered link is 401 LINK_INVALID. */
+                sig?: string;
+            };
+            header?: {
+                /** @description ETags you hold; when one matches, the answer is 304 with no body. */
+                "if-none-match"?: string;
+                /** @description One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-100`): answered 206, or 416 when it starts past the end. Several ranges, or another unit, get the whole file (200). */
+                range?: string;
+                /** @description The ETag the client holds: Range applies only while it is current, otherwise the whole file is sent. */
+                "if-range"?: string;
+            };
+            path: {
+                /** @description A UUID in canonical form; accepted in any case, returned in lower case. */
+                fileId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes, with the stored Content-Type. */
+            200: {
+                headers: {
+                    /** @description The stored media type (sniffed for images and avatars; image/webp for thumbnails). */
+                    "content-type"?: string;
+                    /** @description Size in bytes of this answer's body (of the range for 206). */
+                    "content-length"?: number;
+                    /** @description `attachment` for files, `inline` for images, avatars and thumbnails; an image's name ends in the extension of its real type; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
+                    "content-disposition"?: string;
+                    /** @description A strong validator of the stored bytes; send it back in If-None-Match (or If-Range). */
+                    etag?: string;
+                    /** @description Kept by the browser only, revalidated with the ETag. */
+                    "cache-control"?: "private, no-cache";
+                    "accept-ranges"?: "bytes";
+                    "x-content-type-options"?: "nosniff";
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested range of the bytes. */
+            206: {
+                headers: {
+                    /** @description The stored media type (sniffed for images and avatars; image/webp for thumbnails). */
+                    "content-type"?: string;
+                    /** @description Size in bytes of this answer's body (of the range for 206). */
+                    "content-length"?: number;
+                    /** @description `attachment` for files, `inline` for images, avatars and thumbnails; an image's name ends in the extension of its real type; RFC 6266 with `filename*=UTF-8''...` for non-ASCII names. */
+                    "content-disposition"?: string;
+                    /** @description A strong validator of the stored bytes; send it back in If-None-Match (or If-Range). */
+                    etag?: string;
+                    /** @description Kept by the browser only, revalidated with the ETag. */
+                    "cache-control"?: "private, no-cache";
+                    "accept-ranges"?: "bytes";
+                    "x-content-type-options"?: "nosniff";
+                    /** @description `bytes <first>-<last>/<size>`. */
+                    "content-range"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description Not modified: the ETag in If-None-Match is current. No body. */
+            304: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR: fileId is not a UUID. */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description AUTH_REQUIRED or TOKEN_INVALID (no signed link and no valid token); LINK_INVALID (the signed link is expired or altered). */
+            401: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description FILE_NOT_FOUND */
+            404: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description RANGE_NOT_SATISFIABLE: the range starts past the end; Content-Range gives the size. */
+            416: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];

@@ -32,6 +32,8 @@ import { TypingRelay } from './features/events/typing.ts'
 import { EVENT_SCHEMAS } from './features/events/schemas.ts'
 import { EventsService } from './features/events/service.ts'
 import filesRoutes from './features/files/routes.ts'
+import { ImageProcessor } from './features/files/images.ts'
+import { deriveLinkKey, FileLinks } from './features/files/links.ts'
 import { FilesService } from './features/files/service.ts'
 import { LocalFileStorage } from './features/files/storage.ts'
 import healthRoutes from './features/health/routes.ts'
@@ -137,7 +139,7 @@ export async function buildApp (config: Config): Promise<App> {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     // The plugin's default allows only GET, HEAD and POST: browsers could not PATCH or DELETE.
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    exposedHeaders: ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Content-Disposition', 'ETag'],
+    exposedHeaders: ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Content-Disposition', 'ETag', 'Content-Range', 'Accept-Ranges'],
     // A malformed preflight would get a text/plain 400, outside the contract's error shape.
     strictPreflight: false
   })
@@ -155,7 +157,10 @@ export async function buildApp (config: Config): Promise<App> {
   const hubs = new Hubs(eventLog, log, bus)
   const outbox = new Outbox(db, bus, hubs)
   const presence = new Presence(db, bus, log, config.presenceRenewMs)
-  const files = new FilesService(db, new LocalFileStorage(join(config.dataDir, 'files')), { maxUploadBytes: config.maxUploadBytes, quotaBytes: config.storageQuotaBytes }, log)
+  const storage = new LocalFileStorage(join(config.dataDir, 'files'))
+  const images = new ImageProcessor(storage, join(config.dataDir, 'tmp', 'images'))
+  const files = new FilesService(db, storage, images, { maxUploadBytes: config.maxUploadBytes, quotaBytes: config.storageQuotaBytes }, log)
+  const links = new FileLinks(deriveLinkKey(jwtSecret), config.fileUrlTtlSeconds)
   const passwords = await createPasswordHasher(config.argon2)
   const blocks = new BlocksService(db, outbox)
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files, blocks, log })
@@ -168,7 +173,7 @@ export async function buildApp (config: Config): Promise<App> {
   const messageSearch = new MessageSearch(db, users, files)
   const auth = new AuthService(users, sessions, app.tokens)
   const accounts = new AccountsService(outbox, users, sessions, files)
-  const events = new EventsService({ eventLog, hubs, presence, bus, settings: config, log, liveSessions: sessions.live, watchersAmong: contacts.watchersAmong })
+  const events = new EventsService({ eventLog, hubs, presence, bus, settings: config, log, liveSessions: sessions.live, watchersAmong: contacts.watchersAmong, present: (data) => links.signJson(data) })
   app.decorate('services', { sessions, hubs, outbox, presence, events, files, blocks, users, contacts, messages, auth, accounts })
 
   await presence.start()
@@ -177,6 +182,13 @@ export async function buildApp (config: Config): Promise<App> {
   app.addHook('preClose', async () => {
     typingRelay.stop()
     await events.stop()
+  })
+
+  // File links (FileRef.downloadUrl/thumbnailUrl, uploaded avatars) are signed as they leave, in every JSON
+  // answer of every route; stream frames get the same step (EventsService's present).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (typeof payload !== 'string' || !String(reply.getHeader('content-type')).startsWith('application/json')) return payload
+    return links.signJson(payload)
   })
 
   await app.register(healthRoutes, { bus })
@@ -189,7 +201,7 @@ export async function buildApp (config: Config): Promise<App> {
   await app.register(eventsRoutes, { prefix: '/events', events })
   await app.register(messagesRoutes, { messages })
   await app.register(messageChangesRoutes, { messages, changes: messageChanges, search: messageSearch })
-  await app.register(filesRoutes, { files })
+  await app.register(filesRoutes, { files, links })
   await app.register(webPlugin, {})
   return app
 }

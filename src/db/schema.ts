@@ -87,6 +87,10 @@ export const files = pgTable('files', {
   size: bigint('size', { mode: 'number' }).notNull(),
   mimeType: text('mime_type').notNull(),
   sha256: text('sha256').notNull(),
+  // Images and avatars: their stored size in pixels; images: the size in bytes of the thumbnail stored beside them.
+  width: integer('width'),
+  height: integer('height'),
+  thumbnailSize: integer('thumbnail_size'),
   createdAt: createdAt()
 })
 

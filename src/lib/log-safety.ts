@@ -1,14 +1,15 @@
-// What may reach a log line: request URLs without the access_token value, errors without query parameters or row data.
+// What may reach a log line: request URLs without the access_token value or a file link's signature, errors without query parameters or row data.
 
 function isTokenParameter (raw: string): boolean {
   let name = raw
   try {
     name = decodeURIComponent(raw.replace(/\+/g, ' '))
   } catch {}
-  return name.toLowerCase() === 'access_token'
+  // A signed file link's sig opens the file to whoever reads it until it expires: a credential too.
+  return ['access_token', 'sig'].includes(name.toLowerCase())
 }
 
-/** Replaces the value of every access_token query parameter (however its name is encoded) before the URL is logged. */
+/** Replaces the value of every access_token and sig query parameter (however its name is encoded) before the URL is logged. */
 export function redactUrl (url: string): string {
   const start = url.indexOf('?')
   if (start < 0) return url

@@ -20,7 +20,8 @@ export const AvatarUrl = () => Type.Union([
 
 // Response atoms: stored values, bounded by what the request schemas let in.
 const StoredUsername = () => Type.String({ maxLength: 32 })
-const StoredAvatarUrl = () => NullableString({ maxLength: 2048 })
+// Uploaded avatars are handed out as signed links (like FileRef.downloadUrl), so `<img src>` works without a token.
+const StoredAvatarUrl = () => NullableString({ maxLength: 2200, description: 'An http(s) URL, or for an uploaded avatar a signed link /files/{id}?exp=...&sig=... that needs no token until `exp` (fresh in every response and event); null when none.' })
 
 /** At most this many contacts are listed, and the conversation list holds the this many most recent. */
 export const MAX_LISTED = 10000
@@ -61,9 +62,13 @@ export type Session = Static<typeof SessionSchema>
 export const FileRefSchema = Type.Object({
   id: Uuid(),
   name: Type.String({ maxLength: 255, description: 'The sanitized original file name, for display.' }),
-  size: Type.Integer({ format: 'int64', minimum: 0, maximum: 2 ** 40, description: 'Size in bytes.' }),
+  size: Type.Integer({ format: 'int64', minimum: 0, maximum: 2 ** 40, description: 'Size in bytes of the stored file (for images: of the stored, re-encoded image).' }),
   mimeType: Type.String({ maxLength: 255 }),
-  url: Type.String({ maxLength: 64, description: 'Where to download it: /files/{id}.' })
+  url: Type.String({ maxLength: 64, description: 'Where to download it with the bearer token: /files/{id}.' }),
+  downloadUrl: Type.String({ maxLength: 256, description: 'The same resource as a signed link, /files/{id}?exp=...&sig=..., that needs no token until `exp` (FILE_URL_TTL_SECONDS after it was handed out, rounded up to at most 5 minutes more): for `<img src>` and plain links. Every response and event carries a fresh one; an expired or altered link is 401 LINK_INVALID.' }),
+  width: Type.Union([Type.Integer({ format: 'int32', minimum: 1, maximum: 1000000 }), Type.Null()], { description: 'Images: width in pixels of the stored image (orientation applied). Null for files.' }),
+  height: Type.Union([Type.Integer({ format: 'int32', minimum: 1, maximum: 1000000 }), Type.Null()], { description: 'Images: height in pixels (of one frame, for an animation). Null for files.' }),
+  thumbnailUrl: NullableString({ maxLength: 256, description: 'Images: a signed link, like downloadUrl, to a WebP of at most 320x320 pixels (aspect kept). Null for files.' })
 }, { $id: 'FileRef' })
 export type FileRef = Static<typeof FileRefSchema>
 

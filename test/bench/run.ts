@@ -1,4 +1,4 @@
-// `npm run bench`: runs the benchmark stages (H, P, D, D2, D2N, R, C, Q, S) against a fresh PostgreSQL database of its
+// `npm run bench`: runs the benchmark stages (H, P, D, D2, D2N, R, C, Q, S, U) against a fresh PostgreSQL database of its
 // own, prints the figures, ratios and targets, and writes test/bench/results/bench-<time>.json.
 // Every server under test and load generator is a child process; all are stopped, and the database dropped,
 // however the run ends.
@@ -19,6 +19,7 @@ import { runIdle } from './stages/idle.ts'
 import { runPostgres } from './stages/postgres.ts'
 import { runReceipts } from './stages/receipts.ts'
 import { runSearch } from './stages/search.ts'
+import { runUploads } from './stages/uploads.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
@@ -33,7 +34,8 @@ const STAGES: Record<StageName, { title: string, run: (ctx: StageContext) => Pro
   R: { title: 'R: read receipts (unbatched notifying commits) from many users, PostgreSQL bus then NATS', run: runReceipts },
   C: { title: 'C: idle event streams', run: runIdle },
   Q: { title: 'Q: history pages of a 1,000,000-message conversation', run: runHistory },
-  S: { title: 'S: search pages in a 1,000,000-message conversation', run: runSearch }
+  S: { title: 'S: search pages in a 1,000,000-message conversation', run: runSearch },
+  U: { title: 'U: file uploads (1 MiB, 10 MiB) and 12-megapixel JPEG images', run: runUploads }
 }
 
 let db: BenchDatabase | undefined

@@ -26,6 +26,8 @@ export interface EventsDependencies {
   liveSessions: (ids: string[]) => Promise<Map<string, string>>
   /** Which of these users have `userId` as a contact (they are told of its presence). */
   watchersAmong: (userId: string, candidates: string[]) => Promise<string[]>
+  /** Rewrites a stored event's data as it is sent (the files feature signs the links it carries). */
+  present?: (data: string) => string
 }
 
 export interface OpenStreamOptions {
@@ -46,12 +48,13 @@ export class EventsService {
   private readonly liveSessions: EventsDependencies['liveSessions']
   private readonly watchersAmong: EventsDependencies['watchersAmong']
   private readonly bus: Bus
+  private readonly present: EventsDependencies['present']
   private timers: NodeJS.Timeout[] = []
   private stopped = false
   private pruning: Promise<unknown> = Promise.resolve()
 
   constructor (deps: EventsDependencies) {
-    ({ hubs: this.hubs, presence: this.presence, eventLog: this.eventLog, settings: this.settings, log: this.log, liveSessions: this.liveSessions, watchersAmong: this.watchersAmong, bus: this.bus } = deps)
+    ({ hubs: this.hubs, presence: this.presence, eventLog: this.eventLog, settings: this.settings, log: this.log, liveSessions: this.liveSessions, watchersAmong: this.watchersAmong, bus: this.bus, present: this.present } = deps)
     deps.bus.onMessage((message) => this.onBusMessage(message))
     deps.bus.onReconnect(() => {
       this.log.warn('event bus reconnected: catching up every stream from the database')
@@ -106,7 +109,8 @@ export class EventsService {
       res,
       log,
       read: (afterId, limit) => this.eventLog.readEventsAfter(userId, afterId, limit),
-      stallTimeoutMs: this.settings.sseStallTimeoutMs
+      stallTimeoutMs: this.settings.sseStallTimeoutMs,
+      present: this.present
     })
     if (this.stopped || stream.closed) { // shutting down, or the client already left
       stream.close()

@@ -16,19 +16,18 @@ export interface EventStreamOptions {
   read: (afterId: number, limit: number) => Promise<StoredEvent[]>
   /** How long the socket may refuse writes before the stream is closed (the client resumes by id). */
   stallTimeoutMs: number
+  /** Last step before a durable event's data is written (signing the file links it carries: fresh at send time). */
+  present?: (data: string) => string
 }
 
-function frame (event: StoredEvent): string {
-  // An erased event keeps its id in the log but is never sent: the client sees no event for that id.
-  if (event.type === ERASED) return ''
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`
-}
+const asStored = (data: string) => data
 
 export class EventStream {
   readonly userId: string
   readonly sessionId: string
   private readonly res: ServerResponse
   private readonly options: EventStreamOptions
+  private readonly present: (data: string) => string
   /** Id of the newest event written to this stream. */
   private lastSent = 0
   /** Until start(), pushes are dropped: start() reads everything after its resume point itself. */
@@ -46,6 +45,7 @@ export class EventStream {
     this.userId = options.userId
     this.sessionId = options.sessionId
     this.res = options.res
+    this.present = options.present ?? asStored
     this.res.on('drain', () => this.onDrain())
     this.res.on('close', () => this.markClosed())
     // The client may have left while the request was authenticated: 'close' has then already fired.
@@ -78,7 +78,7 @@ export class EventStream {
         break
       }
       this.lastSent = event.id
-      chunk += frame(event)
+      chunk += this.frame(event)
     }
     if (chunk !== '') this.write(chunk)
     if (gap) {
@@ -117,8 +117,12 @@ export class EventStream {
 
   private writeEvent (event: StoredEvent): void {
     this.lastSent = event.id
-    const text = frame(event)
-    if (text !== '') this.write(text)
+    // An erased event keeps its id in the log but is never sent: the client sees no event for that id.
+    if (event.type !== ERASED) this.write(this.frame(event))
+  }
+
+  private frame (event: StoredEvent): string {
+    return `id: ${event.id}\nevent: ${event.type}\ndata: ${this.present(event.data)}\n\n`
   }
 
   private write (chunk: string): void {

@@ -44,19 +44,23 @@ export function contentDisposition (type: 'attachment' | 'inline', name: string)
   return ascii === name ? header : `${header}; filename*=UTF-8''${encodeRfc5987(name)}`
 }
 
-const IMAGE_EXTENSIONS: Record<string, string[]> = {
+const EXTENSIONS: Record<string, string[]> = {
+  'image/jpeg': ['.jpg', '.jpeg', '.jpe', '.jfif'],
   'image/png': ['.png'],
-  'image/jpeg': ['.jpg', '.jpeg'],
   'image/gif': ['.gif'],
   'image/webp': ['.webp']
 }
+const IMAGE_EXTENSION = /\.(jpe?g|jpe|jfif|png|gif|webp|bmp|tiff?|heic|heif|avif|svg)$/i
 
 /**
- * An image's download name ends in the extension of its detected type ("a.html" holding a PNG becomes
- * "a.html.png"), so that a saved inline image never opens as something else.
+ * The name a download is saved under: a file's name as sent; an image's name ending in the extension of its real
+ * type (a wrong image extension replaced, any other kept and the right one appended); a thumbnail's as WebP.
  */
-export function imageDownloadName (name: string, mimeType: string): string {
-  const extensions = IMAGE_EXTENSIONS[mimeType]
-  if (extensions === undefined || extensions.some((extension) => name.toLowerCase().endsWith(extension))) return name
-  return truncateUtf8(`${name}${extensions[0]!}`, MAX_NAME_BYTES)
+export function downloadName (file: { name: string, kind: string, mimeType: string }, variant: 'original' | 'thumbnail'): string {
+  if (file.kind === 'file' && variant === 'original') return file.name
+  const extensions = variant === 'thumbnail' ? ['.webp'] : EXTENSIONS[file.mimeType]
+  if (extensions === undefined) return file.name
+  const stem = variant === 'thumbnail' ? `${file.name.replace(IMAGE_EXTENSION, '')}.thumbnail` : file.name
+  if (extensions.some((extension) => stem.toLowerCase().endsWith(extension))) return stem
+  return truncateUtf8(stem.replace(IMAGE_EXTENSION, '') + extensions[0]!, MAX_NAME_BYTES)
 }

@@ -13,6 +13,11 @@ export interface FileRow {
   size: number
   mimeType: string
   sha256: string
+  /** Images and avatars only. */
+  width: number | null
+  height: number | null
+  /** Bytes of the stored thumbnail; null when there is none (files, avatars). */
+  thumbnailSize: number | null
 }
 
 export const fileColumns = {
@@ -22,7 +27,10 @@ export const fileColumns = {
   name: files.name,
   size: files.size,
   mimeType: files.mimeType,
-  sha256: files.sha256
+  sha256: files.sha256,
+  width: files.width,
+  height: files.height,
+  thumbnailSize: files.thumbnailSize
 }
 
 export async function insertFile (db: Db, values: Array<Omit<FileRow, 'id'>>): Promise<FileRow[]> {
@@ -36,6 +44,11 @@ export async function findReadableFile (db: Db, fileId: string, userId: string):
     .where(and(eq(messages.fileId, files.id), or(eq(messages.senderId, userId), eq(messages.receiverId, userId))))
   const [row] = await db.select(fileColumns).from(files)
     .where(and(eq(files.id, fileId), or(eq(files.kind, 'avatar'), sql`exists ${carriedToUser}`)))
+  return row
+}
+
+export async function findFile (db: Db, fileId: string): Promise<FileRow | undefined> {
+  const [row] = await db.select(fileColumns).from(files).where(eq(files.id, fileId))
   return row
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AppError } from '../../errors.ts'
-import { isUuid } from '../../schemas/common.ts'
+import { UUID_BODY } from '../../schemas/common.ts'
 
 /** How many leading bytes are kept for content sniffing (what file-type reads). */
 export const HEAD_BYTES = 4100
@@ -25,16 +25,27 @@ export interface StagedUpload {
 }
 
 export interface StoredObject {
+  /** The bytes asked for: all, or the range. */
   stream: Readable
+  /** The whole object's size. */
   size: number
+}
+
+/** Inclusive byte offsets, as HTTP's Range counts them. */
+export interface ByteRange {
+  start: number
+  end: number
 }
 
 export interface FileStorage {
   /** Streams `source` aside while counting and hashing it; more than `maxBytes` is 413 PAYLOAD_TOO_LARGE with nothing kept. */
   stage: (source: Readable, maxBytes: number) => Promise<StagedUpload>
-  open: (key: string) => Promise<StoredObject | undefined>
+  open: (key: string, range?: ByteRange) => Promise<StoredObject | undefined>
   remove: (key: string) => Promise<void>
 }
+
+// A file id, or a file id with a variant suffix (its thumbnail).
+const KEY = new RegExp(`^${UUID_BODY}(\\.thumbnail)?$`)
 
 export class LocalFileStorage implements FileStorage {
   private readonly tmpDir: string
@@ -87,7 +98,7 @@ export class LocalFileStorage implements FileStorage {
     }
   }
 
-  async open (key: string): Promise<StoredObject | undefined> {
+  async open (key: string, range?: ByteRange): Promise<StoredObject | undefined> {
     let handle: FileHandle
     try {
       // Open first, then stat the open file: a concurrent remove cannot break a download already begun.
@@ -98,7 +109,7 @@ export class LocalFileStorage implements FileStorage {
     }
     try {
       const { size } = await handle.stat()
-      return { stream: handle.createReadStream(), size }
+      return { stream: handle.createReadStream(range === undefined ? {} : { start: range.start, end: range.end }), size }
     } catch (err) {
       await handle.close()
       throw err
@@ -110,8 +121,8 @@ export class LocalFileStorage implements FileStorage {
   }
 
   private pathOf (key: string): string {
-    // Keys are file ids; anything else must never become a path.
-    if (!isUuid(key) || key !== key.toLowerCase()) throw new Error(`invalid storage key ${JSON.stringify(key)}`)
+    // Keys are file ids (with a variant suffix); anything else must never become a path.
+    if (!KEY.test(key) || key !== key.toLowerCase()) throw new Error(`invalid storage key ${JSON.stringify(key)}`)
     return join(this.dir, key)
   }
 }

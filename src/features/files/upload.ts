@@ -3,24 +3,25 @@ import type { Multipart } from '@fastify/multipart'
 import { AppError } from '../../errors.ts'
 import { isUuid } from '../../schemas/common.ts'
 import { sanitizeFileName } from './names.ts'
-import type { FileStorage, StagedUpload } from './storage.ts'
+import type { Readable } from 'node:stream'
+import type { StagedUpload } from './storage.ts'
 
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/
 
-export interface UploadForm {
+export interface UploadForm<S extends StagedUpload = StagedUpload> {
   /** The client-chosen message id, lower case. */
   id: string | undefined
   /** Sanitized for display. */
   name: string
   /** The part's declared media type when it is a plain, valid one. */
   declaredType: string | undefined
-  staged: StagedUpload
+  staged: S
 }
 
 /** Reads every part; on any failure the staged bytes are removed before the error goes on. */
-export async function readUploadForm (parts: AsyncIterable<Multipart>, storage: FileStorage, maxBytes: number): Promise<UploadForm> {
+export async function readUploadForm<S extends StagedUpload> (parts: AsyncIterable<Multipart>, stage: (source: Readable, maxBytes: number) => Promise<S>, maxBytes: number): Promise<UploadForm<S>> {
   let id: string | undefined
-  let file: Omit<UploadForm, 'id'> | undefined
+  let file: Omit<UploadForm<S>, 'id'> | undefined
   try {
     for await (const part of parts) {
       if (part.type === 'field') {
@@ -35,7 +36,7 @@ export async function readUploadForm (parts: AsyncIterable<Multipart>, storage: 
         part.file.resume()
         throw invalid(`body/${part.fieldname} is not allowed: send the file as part "file"`)
       }
-      const staged = await storage.stage(part.file, maxBytes)
+      const staged = await stage(part.file, maxBytes)
       file = { name: sanitizeFileName(part.filename), declaredType: declaredType(part.mimetype), staged }
       // The parser stops at the limit and marks the stream truncated rather than failing it.
       if (part.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`)

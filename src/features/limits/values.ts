@@ -1,7 +1,7 @@
 // The Limits answer, read off the configuration and the very schemas and sets that enforce each limit.
 import type { Config } from '../../config.ts'
 import { Password, type Limits, Username } from '../../schemas/models.ts'
-import { IMAGE_TYPES } from '../files/service.ts'
+import { IMAGE_TYPES } from '../files/images.ts'
 import { HistoryQuerySchema, SendTextBodySchema } from '../messages/schemas.ts'
 
 export function limitsOf (config: Pick<Config, 'maxUploadBytes' | 'maxStreamsPerUser' | 'storageQuotaBytes' | 'fileUrlTtlSeconds'>): Limits {

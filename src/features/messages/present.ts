@@ -11,7 +11,7 @@ export function toMessage (row: MessageRow, files: Pick<FilesService, 'toRef'>):
     receiverId: row.receiverId,
     kind: row.kind,
     content: row.content,
-    file: row.fileId === null ? null : files.toRef({ id: row.fileId, name: row.fileName!, size: row.fileSize!, mimeType: row.fileMimeType! }),
+    file: row.fileId === null ? null : files.toRef({ id: row.fileId, name: row.fileName!, size: row.fileSize!, mimeType: row.fileMimeType!, width: row.fileWidth, height: row.fileHeight, thumbnailSize: row.fileThumbnailSize }),
     createdAt: row.createdAt.toISOString(),
     readAt: row.readAt?.toISOString() ?? null,
     editedAt: row.editedAt?.toISOString() ?? null,

@@ -25,6 +25,9 @@ export interface MessageRow {
   fileSize: number | null
   fileMimeType: string | null
   fileSha256: string | null
+  fileWidth: number | null
+  fileHeight: number | null
+  fileThumbnailSize: number | null
 }
 
 export const messageColumns = {
@@ -43,7 +46,10 @@ export const messageColumns = {
   fileName: files.name,
   fileSize: files.size,
   fileMimeType: files.mimeType,
-  fileSha256: files.sha256
+  fileSha256: files.sha256,
+  fileWidth: files.width,
+  fileHeight: files.height,
+  fileThumbnailSize: files.thumbnailSize
 }
 
 /** The two users of a conversation in a fixed order: one index row range serves both directions. */

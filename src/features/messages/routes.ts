@@ -18,7 +18,7 @@ const EVENTS = '`message.created` goes to every stream of the sender and of the 
 function uploadRoute (kind: 'file' | 'image') {
   const what = kind === 'file'
     ? 'a file of any type (stored with its declared media type, or the one its bytes show, or application/octet-stream)'
-    : 'an image: PNG, JPEG, GIF or WebP, judged by its bytes, not by its name or declared type'
+    : 'an image: PNG, JPEG, GIF or WebP, judged by its bytes, not by its name or declared type, at most 50 megapixels. It is stored re-encoded in its own format: EXIF orientation applied, metadata (EXIF, GPS, comments) stripped, animations kept; `file.size` is the stored size, `file.width`/`file.height` its pixels, and `file.thumbnailUrl` a WebP of at most 320x320 made at upload'
   return {
     config: { swaggerTransform: documentMultipartBody(UploadFormSchema), countsAsSend: true },
     onSend: discardUnreadBody,
@@ -37,9 +37,11 @@ function uploadRoute (kind: 'file' | 'image') {
         403: errorResponse('NOT_A_CONTACT'),
         404: errorResponse('USER_NOT_FOUND'),
         409: errorResponse('MESSAGE_ID_CONFLICT: the id is taken by a different message.'),
-        413: errorResponse('PAYLOAD_TOO_LARGE: the file is larger than MAX_UPLOAD_BYTES, or the form has too many parts.'),
+        413: errorResponse(kind === 'image'
+          ? 'PAYLOAD_TOO_LARGE: the file is larger than MAX_UPLOAD_BYTES, or the form has too many parts; IMAGE_TOO_LARGE: over 50 megapixels (one frame), or an animation over 100 megapixels in all its frames, judged from the header before decoding.'
+          : 'PAYLOAD_TOO_LARGE: the file is larger than MAX_UPLOAD_BYTES, or the form has too many parts.'),
         415: errorResponse(kind === 'image'
-          ? 'UNSUPPORTED_IMAGE: the bytes are not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data.'
+          ? 'UNSUPPORTED_IMAGE: the bytes are not PNG, JPEG, GIF or WebP, or cannot be decoded; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data.'
           : 'UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data.')
       }
     }

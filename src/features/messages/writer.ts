@@ -139,7 +139,10 @@ export class MessageWriter {
             fileName: file?.name ?? null,
             fileSize: file?.size ?? null,
             fileMimeType: file?.mimeType ?? null,
-            fileSha256: file?.sha256 ?? null
+            fileSha256: file?.sha256 ?? null,
+            fileWidth: file?.width ?? null,
+            fileHeight: file?.height ?? null,
+            fileThumbnailSize: file?.thumbnailSize ?? null
           }, this.files)
           emit(send.senderId, 'message.created', message)
           emit(send.peerId, 'message.created', message)

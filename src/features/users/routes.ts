@@ -88,15 +88,15 @@ export default async function usersRoutes (app: App, { users }: { users: UsersSe
     schema: {
       operationId: 'uploadAvatar',
       summary: 'Upload your avatar',
-      description: 'A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES). Sets `avatarUrl` to `/files/{id}` of the stored image, which any signed-in user may read; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.',
+      description: 'A `multipart/form-data` body with one image part `file` (PNG, JPEG, GIF or WebP, judged by its bytes, at most MAX_UPLOAD_BYTES and 50 megapixels). The image is stored re-encoded, at most 512x512 (aspect kept), orientation applied and metadata stripped. Sets `avatarUrl` to a signed link to it (`/files/{id}?exp=...&sig=...`, fresh in every answer, no token needed); with the token, `/files/{id}` can be read by any signed-in user; your previous uploaded avatar is deleted. Sends `profile.updated` to your streams.',
       tags: ['users'],
       security: [{ bearerAuth: [] }],
       response: {
         200: ref(UserSchema),
         400: errorResponse('VALIDATION_ERROR: no part `file`, an unknown part, or a malformed multipart body.'),
         401: unauthorizedResponse,
-        413: errorResponse('PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts. Nothing is stored.'),
-        415: errorResponse('UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored.')
+        413: errorResponse('PAYLOAD_TOO_LARGE: the image is larger than MAX_UPLOAD_BYTES, or too many parts; IMAGE_TOO_LARGE: over 50 megapixels. Nothing is stored.'),
+        415: errorResponse('UNSUPPORTED_IMAGE: not PNG, JPEG, GIF or WebP, or it cannot be decoded; UNSUPPORTED_MEDIA_TYPE: the body is not multipart/form-data. Nothing is stored.')
       }
     }
   }, async (request) => users.setAvatar(request.auth, request.parts()))

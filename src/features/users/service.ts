@@ -95,7 +95,7 @@ export class UsersService {
   /** Stores an image as the user's avatar and points avatarUrl at it; the previous stored avatar goes. */
   async setAvatar (auth: Auth, parts: AsyncIterable<Multipart>): Promise<User> {
     const previous = (await this.me(auth.userId)).avatarUrl
-    const file = await this.files.store(auth.userId, 'avatar', await this.files.receive(parts, 'image', auth.userId))
+    const file = await this.files.store(auth.userId, 'avatar', await this.files.receive(parts, 'avatar', auth.userId))
     let user: User
     try {
       user = await this.update(auth, { avatarUrl: this.files.url(file.id) })

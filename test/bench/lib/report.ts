@@ -6,6 +6,7 @@ import type { IdleResult } from '../stages/idle.ts'
 import type { PostgresResult } from '../stages/postgres.ts'
 import type { ReceiptsResult } from '../stages/receipts.ts'
 import type { SearchResult } from '../stages/search.ts'
+import type { UploadRun, UploadsResult } from '../stages/uploads.ts'
 
 export type Failed = { error: string }
 export interface StageResults {
@@ -18,6 +19,7 @@ export interface StageResults {
   C?: IdleResult | Failed
   Q?: HistoryResult | Failed
   S?: SearchResult | Failed
+  U?: UploadsResult | Failed
 }
 
 export interface Target {
@@ -162,6 +164,19 @@ export function renderTable (stages: StageResults): string {
           [`S  "${run.query}" deep page pages/s`, int(run.deep.pagesPerSec), `before a message ${int(s.depth)} back, p99 ${ms(run.deep.latencyP99Ms)}`]
         )
       }
+    }
+  }
+  if (stages.U !== undefined) {
+    const u = ok(stages.U)
+    const mib = (n: number) => `${int(n / 2 ** 20)} MiB`
+    const notes = (run: UploadRun) => `${run.concurrency} in flight, ${int(run.uploads)} uploads, p50 ${ms(run.latencyP50Ms)}, p99 ${ms(run.latencyP99Ms)}; server RSS ${mib(run.rssBeforeBytes)} -> peak ${mib(run.rssPeakBytes)}${run.errors > 0 ? `; ${run.errors} errors, first: ${run.firstError}` : ''}`
+    if (u === undefined) failed('U  uploads', stages.U)
+    else {
+      rows.push(
+        ['U  1 MiB files MiB/s', u.file1MiB.mibPerSec.toFixed(1), notes(u.file1MiB)],
+        ['U  10 MiB files MiB/s', u.file10MiB.mibPerSec.toFixed(1), notes(u.file10MiB)],
+        ['U  12 MP JPEG images/s', u.image12MP.uploadsPerSec.toFixed(2), `${(u.image12MP.bytes / 2 ** 20).toFixed(1)} MiB each, re-encoded + WebP thumbnail; ${notes(u.image12MP)}`]
+      )
     }
   }
   const targetRows = targets(stages).map((t) => [
