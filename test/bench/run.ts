@@ -1,4 +1,4 @@
-// `npm run bench`: runs the benchmark stages (H, P, D, D2, C, Q) against a fresh PostgreSQL database of its
+// `npm run bench`: runs the benchmark stages (H, P, D, D2, E, C, Q) against a fresh PostgreSQL database of its
 // own, prints the figures, ratios and targets, and writes test/bench/results/bench-<time>.json.
 // Every server under test and load generator is a child process; all are stopped, and the database dropped,
 // however the run ends.
@@ -13,6 +13,7 @@ import { killAllChildrenNow, stopAllChildren } from './lib/processes.ts'
 import { ratios, renderTable, type StageResults, targets } from './lib/report.ts'
 import { loadSettings, type StageName } from './lib/settings.ts'
 import { runDelivery } from './stages/delivery.ts'
+import { runEmbedded } from './stages/embedded.ts'
 import { runHello } from './stages/hello.ts'
 import { runHistory } from './stages/history.ts'
 import { runIdle } from './stages/idle.ts'
@@ -25,8 +26,9 @@ const log = (message: string) => process.stderr.write(`${new Date().toISOString(
 const STAGES: Record<StageName, { title: string, run: (ctx: StageContext) => Promise<unknown> }> = {
   H: { title: 'H: Fastify hello world under autocannon', run: runHello },
   P: { title: 'P: single-row message INSERTs, 8 connections', run: runPostgres },
-  D: { title: 'D: delivered messages, one instance', run: (ctx) => runDelivery(ctx, 1) },
-  D2: { title: 'D2: delivered messages, send on instance A, streams on instance B', run: (ctx) => runDelivery(ctx, 2) },
+  D: { title: 'D: delivered messages, one instance', run: (ctx) => runDelivery(ctx, { instances: 1 }) },
+  D2: { title: 'D2: delivered messages, send on instance A, streams on instance B', run: (ctx) => runDelivery(ctx, { instances: 2 }) },
+  E: { title: 'E: delivered messages, one embedded (PGlite) instance', run: runEmbedded },
   C: { title: 'C: idle event streams', run: runIdle },
   Q: { title: 'Q: history pages of a 1,000,000-message conversation', run: runHistory }
 }

@@ -7,7 +7,7 @@ function int (name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INT
   return Math.floor(value)
 }
 
-export const ALL_STAGES = ['H', 'P', 'D', 'D2', 'C', 'Q'] as const
+export const ALL_STAGES = ['H', 'P', 'D', 'D2', 'E', 'C', 'Q'] as const
 export type StageName = typeof ALL_STAGES[number]
 
 export interface Settings {
