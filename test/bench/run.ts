@@ -5,12 +5,13 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { StageContext } from './lib/context.ts'
 import { type BenchDatabase, createBenchDatabase, migrate, postgresVersion } from './lib/database.ts'
 import { killAllChildrenNow, stopAllChildren } from './lib/processes.ts'
-import { ratios, renderTable, type StageResults, targets } from './lib/report.ts'
+import { latencyChart } from './lib/chart.ts'
+import { chartSeries, ratios, renderTable, type StageResults, targets } from './lib/report.ts'
 import { loadSettings, type StageName } from './lib/settings.ts'
 import { runDelivery } from './stages/delivery.ts'
 import { runEmbedded } from './stages/embedded.ts'
@@ -20,6 +21,8 @@ import { runIdle } from './stages/idle.ts'
 import { runPostgres } from './stages/postgres.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
+/** With BENCH_WRITE_DOCS=1 the chart is also written here, the copy the README shows. */
+const DOCS_CHART = fileURLToPath(new URL('../../docs/latency.svg', import.meta.url))
 
 const log = (message: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)}  ${message}\n`)
 
@@ -126,10 +129,21 @@ async function main (): Promise<void> {
   const json = JSON.stringify(report, (_key, value) => typeof value === 'number' && !Number.isFinite(value) ? null : value, 2)
   writeFileSync(file, json)
   writeFileSync(join(RESULTS_DIR, 'latest.json'), json)
+  const series = chartSeries(stages)
+  let chart: string | undefined
+  if (series.length > 0) {
+    const svg = latencyChart(`Send-to-deliver latency, ${startedAt.toISOString().slice(0, 10)}, ${machine.cores} cores, ${settings.pairs} pairs, ${settings.seconds} s per run`, series)
+    chart = join(RESULTS_DIR, `latency-${startedAt.toISOString().replace(/[:.]/g, '-')}.svg`)
+    writeFileSync(chart, svg)
+    if (process.env.BENCH_WRITE_DOCS === '1') {
+      mkdirSync(dirname(DOCS_CHART), { recursive: true })
+      writeFileSync(DOCS_CHART, svg)
+    }
+  }
 
   process.stdout.write(`\nMachine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.postgres}\n`)
   process.stdout.write(`Load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${report.machine.loadAverageAtEnd.join(' ')}; ${settings.seconds} s per measured run\n\n`)
-  process.stdout.write(`${renderTable(stages)}\n\nResults: ${file}\n`)
+  process.stdout.write(`${renderTable(stages)}\n\nResults: ${file}\n${chart === undefined ? '' : `Latency chart: ${chart}${process.env.BENCH_WRITE_DOCS === '1' ? ` (and ${DOCS_CHART})` : ''}\n`}`)
 }
 
 function redact (url: string): string {

@@ -1,5 +1,7 @@
 // Turns the stages' results into the figures table, the ratios and the targets (met or not).
 import type { DeliveryResult } from '../stages/delivery.ts'
+import type { PhaseResult } from '../stages/delivery-load.ts'
+import type { ChartSeries } from './chart.ts'
 import { EMBEDDED_OPEN_RATE, type EmbeddedResult } from '../stages/embedded.ts'
 import type { HelloResult } from '../stages/hello.ts'
 import type { HistoryResult } from '../stages/history.ts'
@@ -113,6 +115,22 @@ function deliveryRows (label: string, result: DeliveryResult | Failed | undefine
     [`${label}  server peak RSS under load`, d.peakRssBytes.map(mib).join(' + '), `VmRSS sampled every 100 ms during the load${d.instances === 2 ? ' (A + B)' : ''}; VmHWM since start ${d.hwmBytes.map(mib).join(' + ')}`]
   )
   return rows
+}
+
+/** The series of the latency chart: D closed loop, D at half load, D2 (and E when it ran). */
+export function chartSeries (stages: StageResults): ChartSeries[] {
+  const series: ChartSeries[] = []
+  const add = (label: string, phase: PhaseResult | undefined) => {
+    if (phase?.latencyHistogram !== undefined) series.push({ label, histogram: phase.latencyHistogram, p50: phase.latencyMs.p50, p99: phase.latencyMs.p99 })
+  }
+  const d = ok(stages.D)
+  const d2 = ok(stages.D2)
+  const e = ok(stages.E)
+  add(`D closed loop (${int(d?.closed.deliveredPerSec)} msgs/s)`, d?.closed)
+  add(`D half load (${int(d?.open?.targetRate)} msgs/s)`, d?.open)
+  add(`D2 closed loop (${int(d2?.closed.deliveredPerSec)} msgs/s)`, d2?.closed)
+  add(`E embedded, ${EMBEDDED_OPEN_RATE} msgs/s`, e?.open)
+  return series
 }
 
 export function renderTable (stages: StageResults): string {
