@@ -11,6 +11,7 @@ import type { StageContext } from './lib/context.ts'
 import { type BenchDatabase, createBenchDatabase, migrate, postgresVersion } from './lib/database.ts'
 import { killAllChildrenNow, stopAllChildren } from './lib/processes.ts'
 import { latencyChart } from './lib/chart.ts'
+import { type ProfileSummary, profilesSince, renderProfile } from './lib/profile.ts'
 import { chartSeries, ratios, renderTable, type StageResults, targets } from './lib/report.ts'
 import { loadSettings, type StageName } from './lib/settings.ts'
 import { runDelivery } from './stages/delivery.ts'
@@ -93,11 +94,13 @@ async function main (): Promise<void> {
 
   const stages: StageResults = {}
   const timings: Record<string, number> = {}
+  const profiles: Record<string, ProfileSummary[]> = {}
   for (const name of settings.stages) {
     if (aborting) return
     const stage = STAGES[name]
     log(`--- ${stage.title} (${settings.seconds} s)`)
     const t0 = performance.now()
+    const startedEpoch = Date.now()
     try {
       (stages as Record<string, unknown>)[name] = await stage.run(ctx)
     } catch (err) {
@@ -110,6 +113,15 @@ async function main (): Promise<void> {
     }
     timings[name] = Number(((performance.now() - t0) / 1000).toFixed(1))
     log(`${name} took ${timings[name]} s`)
+    // The servers have stopped: each wrote its profile as it exited.
+    if (settings.cpuProfile) {
+      try {
+        profiles[name] = profilesSince(startedEpoch)
+        for (const summary of profiles[name]) log(renderProfile(name, summary))
+      } catch (err) {
+        log(`could not summarize the CPU profiles of ${name}: ${String(err)}`)
+      }
+    }
   }
 
   if (aborting) return
@@ -121,6 +133,7 @@ async function main (): Promise<void> {
     settings: { ...settings, databaseUrl: redact(settings.databaseUrl) },
     stageSeconds: timings,
     stages,
+    ...(settings.cpuProfile ? { profiles } : {}),
     ratios: ratios(stages),
     targets: targets(stages)
   }
@@ -143,6 +156,9 @@ async function main (): Promise<void> {
 
   process.stdout.write(`\nMachine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.postgres}\n`)
   process.stdout.write(`Load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${report.machine.loadAverageAtEnd.join(' ')}; ${settings.seconds} s per measured run\n\n`)
+  for (const [stage, summaries] of Object.entries(profiles)) {
+    for (const summary of summaries) process.stdout.write(`${renderProfile(stage, summary)}\n\n`)
+  }
   process.stdout.write(`${renderTable(stages)}\n\nResults: ${file}\n${chart === undefined ? '' : `Latency chart: ${chart}${process.env.BENCH_WRITE_DOCS === '1' ? ` (and ${DOCS_CHART})` : ''}\n`}`)
 }
 
