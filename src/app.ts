@@ -36,6 +36,7 @@ import { SessionsService } from './features/sessions/service.ts'
 import usersRoutes from './features/users/routes.ts'
 import { UsersService } from './features/users/service.ts'
 import { createPasswordHasher } from './lib/passwords.ts'
+import { OneLineLogController } from './lib/request-log.ts'
 import { redactUrl, serializeError } from './lib/log-safety.ts'
 import { loadOrCreateSecret } from './lib/secret.ts'
 import authPlugin from './plugins/auth.ts'
@@ -97,6 +98,7 @@ function trustHops (hops: number) {
 export async function buildApp (config: Config): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(config),
+    logController: new OneLineLogController(),
     requestTimeout: config.requestTimeoutMs,
     bodyLimit: 1024 * 1024,
     // Behind a proxy, the client address (request.ip, which rate limits count by) comes from X-Forwarded-For only

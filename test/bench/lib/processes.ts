@@ -180,7 +180,7 @@ export async function startChatServer (name: string, options: ServerOptions): Pr
     DATABASE_URL: options.databaseUrl,
     DATA_DIR: options.dataDir,
     JWT_SECRET: options.jwtSecret,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     // Registering the benchmark's users would otherwise hit the per-IP limit of auth attempts.
     RATE_LIMIT_AUTH_PER_MINUTE: '1000000',
     // The benchmark measures the server, not its budgets: per-user request and send limits and the stream cap
