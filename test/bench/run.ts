@@ -116,7 +116,7 @@ async function main (): Promise<void> {
     // The servers have stopped: each wrote its profile as it exited.
     if (settings.cpuProfile) {
       try {
-        profiles[name] = profilesSince(startedEpoch)
+        profiles[name] = profilesSince(startedEpoch, (stages as Record<string, { loadWindowUs?: [number, number] }>)[name]?.loadWindowUs)
         for (const summary of profiles[name]) log(renderProfile(name, summary))
       } catch (err) {
         log(`could not summarize the CPU profiles of ${name}: ${String(err)}`)

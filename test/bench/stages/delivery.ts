@@ -20,7 +20,11 @@ export interface DeliveryResult extends LoadResult {
   peakRssBytes: number[]
   /** Each server's VmHWM at the end (its peak since start, set-up included), in bytes. */
   hwmBytes: number[]
+  /** When the load ran, on the monotonic clock in µs (what V8's CPU profiles are stamped with). */
+  loadWindowUs: [number, number]
 }
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n)
 
 interface Pairs {
   senders: BenchUser[]
@@ -102,6 +106,7 @@ export async function runDelivery (ctx: StageContext, { instances, embedded, ope
     const cpuBefore = servers.map((server) => readCpuMs(server.pid))
     const started = performance.now()
     const rss = sampleRss(servers.map((server) => server.pid))
+    const loadFrom = monotonicUs()
     let result: LoadResult
     let peakRssBytes: number[]
     try {
@@ -109,6 +114,7 @@ export async function runDelivery (ctx: StageContext, { instances, embedded, ope
     } finally {
       peakRssBytes = rss.stop()
     }
+    const loadWindowUs: [number, number] = [loadFrom, monotonicUs()]
     const wall = performance.now() - started
     return {
       ...result,
@@ -117,7 +123,8 @@ export async function runDelivery (ctx: StageContext, { instances, embedded, ope
       mode: pairs.mode,
       serverCores: servers.map((server, i) => (readCpuMs(server.pid) - cpuBefore[i]!) / wall),
       peakRssBytes,
-      hwmBytes: servers.map((server) => readPeakRss(server.pid))
+      hwmBytes: servers.map((server) => readPeakRss(server.pid)),
+      loadWindowUs
     }
   } finally {
     await load?.stop()
