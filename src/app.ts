@@ -49,6 +49,7 @@ import { SessionsService } from './features/sessions/service.ts'
 import usersRoutes from './features/users/routes.ts'
 import { UsersService } from './features/users/service.ts'
 import { createPasswordHasher } from './lib/passwords.ts'
+import { OneLineLogController } from './lib/request-log.ts'
 import { redactUrl, serializeError } from './lib/log-safety.ts'
 import { loadOrCreateSecret } from './lib/secret.ts'
 import authPlugin from './plugins/auth.ts'
@@ -113,6 +114,7 @@ function trustHops (hops: number) {
 export async function buildApp (config: Config): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(config),
+    logController: new OneLineLogController(),
     requestTimeout: config.requestTimeoutMs,
     // Opening the database runs its migrations: on a slow disk or a large database that takes more than the default 10 s.
     pluginTimeout: 120_000,

@@ -79,6 +79,8 @@ export default async function eventsRoutes (app: App, { events }: { events: Even
     // reading a character makes V8 flatten it into one (about 2 KiB less per open stream).
     flattenString((res as unknown as { _header?: unknown })._header)
     request.raw.socket.setNoDelay(true)
+    // The request's log line comes only when the stream ends (request-log.ts): say now that it opened.
+    request.log.info({ req: request, res: reply }, 'event stream opened')
     try {
       await events.openStream({
         userId: request.auth.userId,

@@ -80,10 +80,13 @@ function terminate (proc: ChildProcess, timeoutMs: number): Promise<void> {
 }
 
 /** Starts `node <script>` (TypeScript through tsx) with the open-files limit raised; output goes to `tail`. */
-export function spawnNode (name: string, args: string[], env: Record<string, string>, echo = true): Child {
+export function spawnNode (name: string, args: string[], env: Record<string, string | undefined>, echo = true): Child {
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env }
+  // undefined removes a variable the runner has (DATABASE_URL for an embedded server).
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete merged[key]
   const proc = spawn('sh', ['-c', RAISE_NOFILE, 'sh', process.execPath, ...NODE_FLAGS, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: merged,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   return track(name, proc, echo)
@@ -155,7 +158,8 @@ export function waitForLine (child: Child, pattern: RegExp, timeoutMs: number): 
 }
 
 export interface ServerOptions {
-  databaseUrl: string
+  /** undefined: the embedded database (PGlite) in dataDir. */
+  databaseUrl: string | undefined
   jwtSecret: string
   dataDir: string
   nodeArgs?: string[]
@@ -176,7 +180,7 @@ export async function startChatServer (name: string, options: ServerOptions): Pr
     DATABASE_URL: options.databaseUrl,
     DATA_DIR: options.dataDir,
     JWT_SECRET: options.jwtSecret,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     // Registering the benchmark's users would otherwise hit the per-IP limit of auth attempts.
     RATE_LIMIT_AUTH_PER_MINUTE: '1000000',
     // The benchmark measures the server, not its budgets: per-user request and send limits and the stream cap
@@ -187,7 +191,8 @@ export async function startChatServer (name: string, options: ServerOptions): Pr
     ...options.env
   })
   try {
-    const match = await waitForLine(child, /listening on (http:\/\/127\.0\.0\.1:(\d+))/, 60_000)
+    // An embedded server creates and migrates its database first: seconds, more on a busy machine.
+    const match = await waitForLine(child, /listening on (http:\/\/127\.0\.0\.1:(\d+))/, options.databaseUrl === undefined ? 180_000 : 60_000)
     return { ...child, url: match[1]!, port: Number(match[2]) }
   } catch (err) {
     await child.stop()
@@ -207,11 +212,42 @@ export function killAllChildrenNow (): void {
   }
 }
 
+function readStatus (pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm'))
+  if (match === null) throw new Error(`no ${field} for pid ${pid}`)
+  return Number(match[1]) * 1024
+}
+
 /** Resident memory of a process, in bytes (VmRSS). */
 export function readRss (pid: number): number {
-  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)\s+kB/m)
-  if (match === null) throw new Error(`no VmRSS for pid ${pid}`)
-  return Number(match[1]) * 1024
+  return readStatus(pid, 'VmRSS')
+}
+
+/** The highest resident memory of a process since it started, in bytes (VmHWM). */
+export function readPeakRss (pid: number): number {
+  return readStatus(pid, 'VmHWM')
+}
+
+/**
+ * Samples the VmRSS of processes every `everyMs` until stopped, and answers the highest reading of each: the
+ * peak during an interval (VmHWM would include the start-up and set-up before it).
+ */
+export function sampleRss (pids: number[], everyMs = 100): { stop: () => number[] } {
+  const peaks = pids.map(() => 0)
+  const sample = () => pids.forEach((pid, i) => {
+    try {
+      peaks[i] = Math.max(peaks[i]!, readRss(pid))
+    } catch {} // the process is gone: keep what was read
+  })
+  sample()
+  const timer = setInterval(sample, everyMs)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      sample()
+      return peaks
+    }
+  }
 }
 
 const CLOCK_TICKS = 100 // USER_HZ on Linux

@@ -1,5 +1,8 @@
 // Turns the stages' results into the figures table, the ratios and the targets (met or not).
 import type { DeliveryResult } from '../stages/delivery.ts'
+import type { PhaseResult } from '../stages/delivery-load.ts'
+import type { ChartSeries } from './chart.ts'
+import { EMBEDDED_OPEN_RATE, type EmbeddedResult } from '../stages/embedded.ts'
 import type { HelloResult } from '../stages/hello.ts'
 import type { HistoryResult } from '../stages/history.ts'
 import type { IdleResult } from '../stages/idle.ts'
@@ -16,6 +19,7 @@ export interface StageResults {
   D2?: DeliveryResult | Failed
   D2N?: DeliveryResult | Failed
   R?: ReceiptsResult | Failed
+  E?: EmbeddedResult | Failed
   C?: IdleResult | Failed
   Q?: HistoryResult | Failed
   S?: SearchResult | Failed
@@ -36,6 +40,8 @@ function ok<T> (result: T | Failed | undefined): T | undefined {
 
 const int = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? '-' : Math.round(n).toLocaleString('en-US')
 const ms = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? '-' : `${n < 10 ? n.toFixed(2) : n.toFixed(1)} ms`
+const mib = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? '-' : `${Math.round(n / 2 ** 20)} MiB`
+const us = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? '-' : `${Math.round(n)} µs`
 const ratio = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(2)
 
 export function ratios (stages: StageResults) {
@@ -58,10 +64,12 @@ export function targets (stages: StageResults): Target[] {
   const d = ok(stages.D)
   const d2 = ok(stages.D2)
   const d2n = ok(stages.D2N)
+  const e = ok(stages.E)
   const c = ok(stages.C)
   const q = ok(stages.Q)
   const atLeast = (value: number | undefined, goal: number) => value === undefined ? undefined : value >= goal
   const atMost = (value: number | undefined, goal: number) => value === undefined ? undefined : value <= goal
+  const peakMiB = (x: DeliveryResult | undefined) => x === undefined ? undefined : Math.max(...x.peakRssBytes) / 2 ** 20
   const faults = (x: DeliveryResult | undefined) => x === undefined
     ? undefined
     : x.closed.lost + x.closed.duplicated + (x.open?.lost ?? 0) + (x.open?.duplicated ?? 0) + x.outOfOrder
@@ -71,9 +79,17 @@ export function targets (stages: StageResults): Target[] {
     { name: 'D2/D (two instances over one)', value: r.d2OverD, goal: '>= 0.7', met: atLeast(r.d2OverD, 0.7) },
     { name: 'D p99 at half load (ms)', value: d?.open?.latencyMs.p99, goal: '<= 50', met: atMost(d?.open?.latencyMs.p99, 50) },
     { name: 'D2 p99 at half load (ms)', value: d2?.open?.latencyMs.p99, goal: '<= 50', met: atMost(d2?.open?.latencyMs.p99, 50) },
+    { name: 'D server CPU per delivered msg (µs)', value: d?.closed.serverCpuPerMessageUs, goal: '<= 90', met: atMost(d?.closed.serverCpuPerMessageUs, 90) },
+    { name: 'D server peak RSS (MiB)', value: peakMiB(d), goal: '<= 200', met: atMost(peakMiB(d), 200) },
     { name: 'D lost + duplicated + out of order', value: faults(d), goal: '= 0', met: faults(d) === undefined ? undefined : faults(d) === 0 },
     { name: 'D2 lost + duplicated + out of order', value: faults(d2), goal: '= 0', met: faults(d2) === undefined ? undefined : faults(d2) === 0 },
     { name: 'D2N lost + duplicated + out of order', value: faults(d2n), goal: '= 0', met: faults(d2n) === undefined ? undefined : faults(d2n) === 0 },
+    { name: 'D2 server CPU per delivered msg (µs, A + B)', value: d2?.closed.serverCpuPerMessageUs, goal: '<= 90', met: atMost(d2?.closed.serverCpuPerMessageUs, 90) },
+    { name: 'E delivered msgs/s (embedded)', value: e?.closed.deliveredPerSec, goal: '>= 1,000', met: atLeast(e?.closed.deliveredPerSec, 1000) },
+    { name: `E p99 at ${EMBEDDED_OPEN_RATE} msgs/s (ms)`, value: e?.open?.latencyMs.p99, goal: '<= 25', met: atMost(e?.open?.latencyMs.p99, 25) },
+    { name: 'E idle RSS (MiB)', value: e === undefined ? undefined : e.idleRssBytes / 2 ** 20, goal: '<= 300', met: atMost(e === undefined ? undefined : e.idleRssBytes / 2 ** 20, 300) },
+    { name: 'E peak RSS (MiB)', value: peakMiB(e), goal: '<= 500', met: atMost(peakMiB(e), 500) },
+    { name: 'E lost + duplicated + out of order', value: faults(e), goal: '= 0', met: faults(e) === undefined ? undefined : faults(e) === 0 },
     { name: 'C idle streams per GiB', value: c?.streamsPerGiB, goal: '>= 50,000', met: atLeast(c?.streamsPerGiB, 50_000) },
     { name: 'Q first page vs deep page (faster/slower)', value: q?.spread, goal: '<= 2', met: atMost(q?.spread, 2) },
     { name: 'Q/S (history page over 3-char search page)', value: r.qOverS, goal: '<= 3', met: atMost(r.qOverS, 3) }
@@ -100,12 +116,33 @@ function deliveryRows (label: string, result: DeliveryResult | Failed | undefine
   if (d.open !== undefined) {
     const o = d.open
     rows.push(
-      [`${label}  open loop at half: p99`, ms(o.latencyMs.p99), `${int(o.targetRate)} msgs/s scheduled, ${int(o.deliveredPerSec)} delivered/s; p50 ${ms(o.latencyMs.p50)}, p95 ${ms(o.latencyMs.p95)}, max ${ms(o.latencyMs.max)}${o.overloaded ? ' (OVERLOADED: stopped early)' : ''}`],
+      [`${label}  open loop: p99`, ms(o.latencyMs.p99), `${int(o.targetRate)} msgs/s scheduled, ${int(o.deliveredPerSec)} delivered/s; p50 ${ms(o.latencyMs.p50)}, p95 ${ms(o.latencyMs.p95)}, max ${ms(o.latencyMs.max)}${o.overloaded ? ' (OVERLOADED: stopped early)' : ''}`],
       [`${label}  open loop lost / duplicated / errors`, `${o.lost} / ${o.duplicated} / ${o.errors}`, `of ${int(o.sent)} sent`]
     )
   }
   rows.push([`${label}  CPU (cores)`, d.serverCores.map((c) => c.toFixed(2)).join(' + '), `server${d.instances === 2 ? 's A + B' : ''}; load generator ${d.loadGeneratorCores.toFixed(2)}; out-of-order ids ${d.outOfOrder}`])
+  const cpuSplit = (phase: { serverCpuMs: number[], measuredMs: number }) => phase.serverCpuMs.map((cpu) => (cpu / phase.measuredMs).toFixed(2)).join(' + ')
+  rows.push(
+    [`${label}  server CPU per delivered msg`, us(d.closed.serverCpuPerMessageUs), `closed loop, ${cpuSplit(d.closed)} cores in the measured interval${d.open === undefined ? '' : `; open loop ${us(d.open.serverCpuPerMessageUs)} (${cpuSplit(d.open)} cores)`}`],
+    [`${label}  server peak RSS under load`, d.peakRssBytes.map(mib).join(' + '), `VmRSS sampled every 100 ms during the load${d.instances === 2 ? ' (A + B)' : ''}; VmHWM since start ${d.hwmBytes.map(mib).join(' + ')}`]
+  )
   return rows
+}
+
+/** The series of the latency chart: D closed loop, D at half load, D2 (and E when it ran). */
+export function chartSeries (stages: StageResults): ChartSeries[] {
+  const series: ChartSeries[] = []
+  const add = (label: string, phase: PhaseResult | undefined) => {
+    if (phase?.latencyHistogram !== undefined) series.push({ label, histogram: phase.latencyHistogram, p50: phase.latencyMs.p50, p99: phase.latencyMs.p99 })
+  }
+  const d = ok(stages.D)
+  const d2 = ok(stages.D2)
+  const e = ok(stages.E)
+  add(`D closed loop (${int(d?.closed.deliveredPerSec)} msgs/s)`, d?.closed)
+  add(`D half load (${int(d?.open?.targetRate)} msgs/s)`, d?.open)
+  add(`D2 closed loop (${int(d2?.closed.deliveredPerSec)} msgs/s)`, d2?.closed)
+  add(`E embedded, ${EMBEDDED_OPEN_RATE} msgs/s`, e?.open)
+  return series
 }
 
 export function renderTable (stages: StageResults): string {
@@ -121,7 +158,7 @@ export function renderTable (stages: StageResults): string {
     if (p === undefined) failed('P  inserts/s', stages.P)
     else rows.push(['P  inserts/s', int(p.insertsPerSec), `${p.connections} connections, one row per transaction, p50 ${ms(p.latencyP50Ms)}, p99 ${ms(p.latencyP99Ms)}`])
   }
-  rows.push(...deliveryRows('D ', stages.D), ...deliveryRows('D2', stages.D2), ...deliveryRows('D2N', stages.D2N))
+  rows.push(...deliveryRows('D ', stages.D), ...deliveryRows('D2', stages.D2), ...deliveryRows('D2N', stages.D2N), ...deliveryRows('E ', stages.E))
   if (stages.R !== undefined) {
     const r = ok(stages.R)
     if (r === undefined) failed('R  read receipts commits/s', stages.R)
@@ -132,6 +169,8 @@ export function renderTable (stages: StageResults): string {
       rows.push(['R  NATS over PostgreSQL bus', ratio(r.natsOverPostgres), ''])
     }
   }
+  const e = ok(stages.E)
+  if (e !== undefined) rows.push(['E   idle RSS (fresh server)', mib(e.idleRssBytes), 'VmRSS of the embedded server listening, before any user or load'])
   if (stages.C !== undefined) {
     const c = ok(stages.C)
     if (c === undefined) failed('C  idle streams', stages.C)

@@ -7,7 +7,7 @@ function int (name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INT
   return Math.floor(value)
 }
 
-export const ALL_STAGES = ['H', 'P', 'D', 'D2', 'D2N', 'R', 'C', 'Q', 'S', 'U'] as const
+export const ALL_STAGES = ['H', 'P', 'D', 'D2', 'D2N', 'R', 'E', 'C', 'Q', 'S', 'U'] as const
 export type StageName = typeof ALL_STAGES[number]
 
 export interface Settings {
@@ -35,6 +35,8 @@ export interface Settings {
   heartbeatMs: number
   /** Q: messages in the seeded conversation. */
   historyRows: number
+  /** BENCH_CPU_PROF=1: servers run with --cpu-prof and each stage's profiles are summarized. */
+  cpuProfile: boolean
   /** Extra node flags for servers under test (e.g. --cpu-prof). */
   serverNodeArgs: string[]
   /** Whole-run deadline, in seconds: past it the run is aborted and cleaned up. */
@@ -67,6 +69,7 @@ export function loadSettings (): Settings {
     idleOpenSeconds: int('BENCH_IDLE_OPEN_SECONDS', Math.max(90, seconds * 6), 1, 3600),
     heartbeatMs: int('BENCH_HEARTBEAT_MS', 2000, 100, 60000),
     historyRows: int('BENCH_HISTORY_ROWS', 1_000_000, 1000, 100_000_000),
+    cpuProfile: cpuProf,
     serverNodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir=test/bench/results/profiles', ...extra] : extra,
     deadlineSeconds: int('BENCH_DEADLINE_SECONDS', 600 + seconds * 20, 60)
   }

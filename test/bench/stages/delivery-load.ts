@@ -4,6 +4,7 @@
 // this process's monotonic clock: sent (or, open loop, scheduled) to read from the receiver's stream.
 import http from 'node:http'
 import { Pool } from 'undici'
+import { readCpuMs } from '../lib/processes.ts'
 
 export interface LoadPair {
   senderToken: string
@@ -27,6 +28,10 @@ export interface LoadSpec {
   warmupSeconds: number
   /** Open loop at this fraction of the closed loop's delivered rate (0 skips it). */
   openFraction: number
+  /** Open loop at this fixed rate in msgs/s instead (E: 100 msgs/s). */
+  openRate?: number
+  /** The servers under test, whose CPU time is read at the start and end of each measured interval. */
+  serverPids: number[]
   drainMs: number
 }
 
@@ -44,6 +49,20 @@ export interface PhaseResult {
   /** POSTs still unanswered after the drain. */
   unanswered: number
   latencyMs: { p50: number, p95: number, p99: number, max: number, samples: number }
+  /** The latencies as a histogram of log-spaced buckets (the chart's CDF is drawn from it). */
+  latencyHistogram: LatencyHistogram
+  /** CPU each server used during the measured interval, in ms, and the interval's length. */
+  serverCpuMs: number[]
+  measuredMs: number
+  /** All servers' CPU time per message delivered in the measured interval, in µs. */
+  serverCpuPerMessageUs: number
+}
+
+/** counts[i]: latencies in [fromMs * 10^(i / perDecade), fromMs * 10^((i + 1) / perDecade)); the first bucket also holds all below. */
+export interface LatencyHistogram {
+  fromMs: number
+  perDecade: number
+  counts: number[]
 }
 
 export interface LoadResult {
@@ -86,9 +105,35 @@ interface Phase {
   firstError?: string
   closedLoop: boolean
   running: boolean
+  /** Server CPU (ms) and this process's clock when the measured interval started and ended. */
+  cpuFrom?: { at: number, cpu: number[] }
+  cpuTo?: { at: number, cpu: number[] }
 }
 
 let phase: Phase | undefined
+
+const HISTOGRAM_FROM_MS = 0.1
+const HISTOGRAM_PER_DECADE = 20
+
+function histogram (sorted: number[]): LatencyHistogram {
+  const counts: number[] = []
+  for (const ms of sorted) {
+    const bucket = Math.max(0, Math.floor(Math.log10(ms / HISTOGRAM_FROM_MS) * HISTOGRAM_PER_DECADE))
+    while (counts.length <= bucket) counts.push(0)
+    counts[bucket]!++
+  }
+  return { fromMs: HISTOGRAM_FROM_MS, perDecade: HISTOGRAM_PER_DECADE, counts }
+}
+
+function readServerCpu (): { at: number, cpu: number[] } {
+  return { at: performance.now(), cpu: spec.serverPids.map(readCpuMs) }
+}
+
+/** Reads the servers' CPU time when the phase's measured interval starts and when it ends. */
+function watchCpu (p: Phase): void {
+  setTimeout(() => { p.cpuFrom = readServerCpu() }, Math.max(0, p.measureFrom - performance.now()))
+  setTimeout(() => { p.cpuTo = readServerCpu() }, Math.max(0, p.measureTo - performance.now()))
+}
 
 function percentile (sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN
@@ -271,6 +316,12 @@ function summarize (p: Phase, seconds: number): PhaseResult {
     if (!(s & 1) && !(s & 4)) unanswered++
   }
   const sorted = p.latencies.sort((a, b) => a - b)
+  const from = p.cpuFrom
+  const to = p.cpuTo ?? readServerCpu()
+  const serverCpuMs = from === undefined ? spec.serverPids.map(() => NaN) : to.cpu.map((cpu, i) => cpu - from.cpu[i]!)
+  const measuredMs = from === undefined ? NaN : to.at - from.at
+  // CPU per second of the interval over deliveries per second of it: a late timer cancels out.
+  const cpuPerSecond = serverCpuMs.reduce((a, b) => a + b, 0) / measuredMs
   return {
     sent,
     delivered,
@@ -280,7 +331,11 @@ function summarize (p: Phase, seconds: number): PhaseResult {
     errors: p.errors,
     ...(p.firstError === undefined ? {} : { firstError: p.firstError }),
     unanswered,
-    latencyMs: { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1] ?? NaN, samples: sorted.length }
+    latencyMs: { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1] ?? NaN, samples: sorted.length },
+    latencyHistogram: histogram(sorted),
+    serverCpuMs,
+    measuredMs,
+    serverCpuPerMessageUs: cpuPerSecond * 1000 * 1000 / (p.counted / seconds)
   }
 }
 
@@ -288,6 +343,7 @@ async function runClosed (): Promise<LoadResult['closed']> {
   const perPair = Math.max(1, Math.floor(spec.window / spec.pairs.length))
   const p = newPhase(true, spec.seconds, spec.warmupSeconds)
   phase = p
+  watchCpu(p)
   for (let slot = 0; slot < perPair; slot++) {
     for (let pair = 0; pair < spec.pairs.length; pair++) sendClosed(pair)
   }
@@ -301,6 +357,7 @@ async function runClosed (): Promise<LoadResult['closed']> {
 async function runOpen (rate: number): Promise<NonNullable<LoadResult['open']>> {
   const p = newPhase(false, spec.seconds, spec.warmupSeconds)
   phase = p
+  watchCpu(p)
   const start = performance.now()
   const total = Math.min(CAPACITY - next, Math.floor(rate * (spec.seconds + spec.warmupSeconds)))
   const interval = 1000 / rate
@@ -346,9 +403,10 @@ async function run (input: LoadSpec): Promise<LoadResult> {
   try {
     const closed = await runClosed()
     let open: LoadResult['open']
-    if (spec.openFraction > 0 && closed.deliveredPerSec > 0) {
+    const openRate = spec.openRate ?? closed.deliveredPerSec * spec.openFraction
+    if (openRate > 0) {
       await new Promise((resolve) => setTimeout(resolve, 500))
-      open = await runOpen(closed.deliveredPerSec * spec.openFraction)
+      open = await runOpen(openRate)
     }
     const cpu = process.cpuUsage(cpuStart)
     const loadGeneratorCores = (cpu.user + cpu.system) / 1000 / (performance.now() - wallStart)

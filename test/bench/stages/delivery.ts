@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { Api, type BenchUser } from '../lib/api.ts'
 import type { StageContext } from '../lib/context.ts'
 import { warmupSeconds } from '../lib/context.ts'
-import { askChild, type Child, forkNode, readCpuMs, type Server, startChatServer } from '../lib/processes.ts'
+import { askChild, type Child, forkNode, readCpuMs, readPeakRss, sampleRss, type Server, startChatServer } from '../lib/processes.ts'
 import type { LoadResult, LoadSpec } from './delivery-load.ts'
 
 const LOAD_MODULE = fileURLToPath(new URL('./delivery-load.ts', import.meta.url))
@@ -18,7 +18,15 @@ export interface DeliveryResult extends LoadResult {
   mode: LoadSpec['mode']
   /** Average CPU each server used over the whole run (closed and open loop), in cores. */
   serverCores: number[]
+  /** Each server's highest VmRSS sampled during the load (closed and open loop), in bytes. */
+  peakRssBytes: number[]
+  /** Each server's VmHWM at the end (its peak since start, set-up included), in bytes. */
+  hwmBytes: number[]
+  /** When the load ran, on the monotonic clock in µs (what V8's CPU profiles are stamped with). */
+  loadWindowUs: [number, number]
 }
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n)
 
 interface Pairs {
   senders: BenchUser[]
@@ -29,8 +37,8 @@ interface Pairs {
 // D2 reuses D's users (they live in the database both runs share).
 let prepared: Pairs | undefined
 
-async function preparePairs (api: Api, count: number, log: (message: string) => void): Promise<Pairs> {
-  if (prepared !== undefined && prepared.senders.length === count) return prepared
+async function preparePairs (api: Api, count: number, log: (message: string) => void, reuse: boolean): Promise<Pairs> {
+  if (reuse && prepared !== undefined && prepared.senders.length === count) return prepared
   log(`registering ${count * 2} users`)
   const users = await api.registerMany('d', count * 2)
   const senders = users.slice(0, count)
@@ -45,15 +53,28 @@ async function preparePairs (api: Api, count: number, log: (message: string) => 
   } else if (probe.status !== 201 && probe.status !== 200) {
     throw new Error(`probe message: ${probe.status} ${JSON.stringify(probe.json)}`)
   }
-  prepared = { senders, receivers, mode }
-  return prepared
+  const pairs = { senders, receivers, mode }
+  if (reuse) prepared = pairs
+  return pairs
 }
 
 async function runLoad (child: Child, spec: LoadSpec, timeoutMs: number): Promise<LoadResult> {
   return (await askChild<{ result: LoadResult }>(child, { run: spec }, timeoutMs)).result
 }
 
-export async function runDelivery (ctx: StageContext, instances: 1 | 2, busUrl?: string): Promise<DeliveryResult> {
+export interface DeliveryOptions {
+  instances: 1 | 2
+  /** The embedded database (PGlite) in a DATA_DIR of its own instead of the run's PostgreSQL database. */
+  embedded?: { dataDir: string }
+  /** The open loop at this fixed rate instead of half the closed loop's. */
+  openRate?: number
+  /** Called once the servers listen, before any set-up (E reads the fresh server's idle RSS there). */
+  onStarted?: (servers: Server[]) => Promise<void>
+  /** The bus between the instances (BUS_URL), when not the database's own. */
+  busUrl?: string
+}
+
+export async function runDelivery (ctx: StageContext, { instances, embedded, openRate, onStarted, busUrl }: DeliveryOptions): Promise<DeliveryResult> {
   const { settings } = ctx
   const servers: Server[] = []
   let load: Child | undefined
@@ -61,15 +82,16 @@ export async function runDelivery (ctx: StageContext, instances: 1 | 2, busUrl?:
   try {
     for (const name of instances === 1 ? ['server'] : ['server A', 'server B']) {
       servers.push(await startChatServer(name, {
-        databaseUrl: ctx.db.url,
+        databaseUrl: embedded === undefined ? ctx.db.url : undefined,
         jwtSecret: ctx.jwtSecret,
-        dataDir: ctx.dataDir,
+        dataDir: embedded?.dataDir ?? ctx.dataDir,
         nodeArgs: settings.serverNodeArgs,
         env: busUrl === undefined ? {} : { BUS_URL: busUrl }
       }))
     }
+    await onStarted?.(servers)
     api = new Api(servers[0]!.url)
-    const pairs = await preparePairs(api, settings.pairs, ctx.log)
+    const pairs = await preparePairs(api, settings.pairs, ctx.log, embedded === undefined)
     const warmup = warmupSeconds(settings.seconds)
     const spec: LoadSpec = {
       sendUrl: servers[0]!.url,
@@ -81,12 +103,23 @@ export async function runDelivery (ctx: StageContext, instances: 1 | 2, busUrl?:
       seconds: settings.seconds,
       warmupSeconds: warmup,
       openFraction: 0.5,
+      ...(openRate === undefined ? {} : { openRate }),
+      serverPids: servers.map((server) => server.pid),
       drainMs: 5000
     }
     load = forkNode('load generator', LOAD_MODULE)
     const cpuBefore = servers.map((server) => readCpuMs(server.pid))
     const started = performance.now()
-    const result = await runLoad(load, spec, ((warmup + settings.seconds) * 2 + 2 * 5 + 90) * 1000)
+    const rss = sampleRss(servers.map((server) => server.pid))
+    const loadFrom = monotonicUs()
+    let result: LoadResult
+    let peakRssBytes: number[]
+    try {
+      result = await runLoad(load, spec, ((warmup + settings.seconds) * 2 + 2 * 5 + 90) * 1000)
+    } finally {
+      peakRssBytes = rss.stop()
+    }
+    const loadWindowUs: [number, number] = [loadFrom, monotonicUs()]
     const wall = performance.now() - started
     return {
       ...result,
@@ -94,7 +127,10 @@ export async function runDelivery (ctx: StageContext, instances: 1 | 2, busUrl?:
       bus: busUrl === undefined ? 'postgres' : 'nats',
       pairs: settings.pairs,
       mode: pairs.mode,
-      serverCores: servers.map((server, i) => (readCpuMs(server.pid) - cpuBefore[i]!) / wall)
+      serverCores: servers.map((server, i) => (readCpuMs(server.pid) - cpuBefore[i]!) / wall),
+      peakRssBytes,
+      hwmBytes: servers.map((server) => readPeakRss(server.pid)),
+      loadWindowUs
     }
   } finally {
     await load?.stop()
