@@ -796,31 +796,61 @@ export interface components {
         };
         /** @description What this server accepts, from its configuration: check before sending. */
         Limits: {
-            /** @description Largest file, image or avatar upload, in bytes (MAX_UPLOAD_BYTES); larger is 413. */
+            /**
+             * Format: int64
+             * @description Largest file, image or avatar upload, in bytes (MAX_UPLOAD_BYTES); larger is 413.
+             */
             maxUploadBytes: number;
-            /** @description Longest text message, in Unicode code points. */
+            /**
+             * Format: int32
+             * @description Longest text message, in Unicode code points.
+             */
             maxMessageLength: number;
             usernameLength: {
-                /** @description Fewest code points in a username. */
+                /**
+                 * Format: int32
+                 * @description Fewest code points in a username.
+                 */
                 min: number;
-                /** @description Most code points in a username. */
+                /**
+                 * Format: int32
+                 * @description Most code points in a username.
+                 */
                 max: number;
             };
             passwordLength: {
-                /** @description Fewest characters in a password. */
+                /**
+                 * Format: int32
+                 * @description Fewest characters in a password.
+                 */
                 min: number;
-                /** @description Most characters in a password. */
+                /**
+                 * Format: int32
+                 * @description Most characters in a password.
+                 */
                 max: number;
             };
             /** @description Media types accepted as images (judged by the bytes). */
             imageTypes: string[];
-            /** @description Largest `limit` of a history page. */
+            /**
+             * Format: int32
+             * @description Largest `limit` of a history page.
+             */
             historyPageMax: number;
-            /** @description Event streams a user may hold at once (MAX_STREAMS_PER_USER). */
+            /**
+             * Format: int32
+             * @description Event streams a user may hold at once (MAX_STREAMS_PER_USER).
+             */
             maxStreamsPerUser: number;
-            /** @description Bytes a user may have stored: files and images sent, avatar (STORAGE_QUOTA_BYTES). */
+            /**
+             * Format: int64
+             * @description Bytes a user may have stored: files and images sent, avatar (STORAGE_QUOTA_BYTES).
+             */
             storageQuotaBytes: number;
-            /** @description How long a signed downloadUrl or thumbnailUrl works after it is handed out (FILE_URL_TTL_SECONDS). */
+            /**
+             * Format: int32
+             * @description How long a signed downloadUrl or thumbnailUrl works after it is handed out (FILE_URL_TTL_SECONDS).
+             */
             fileUrlTtlSeconds: number;
         };
         /** @description `event: ready` (no id): first event of every stream. */

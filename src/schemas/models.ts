@@ -110,20 +110,22 @@ export const SessionInfoSchema = Type.Object({
 export type SessionInfo = Static<typeof SessionInfoSchema>
 
 const Range = (what: string) => Type.Object({
-  min: Type.Integer({ minimum: 0, description: `Fewest ${what}.` }),
-  max: Type.Integer({ minimum: 0, description: `Most ${what}.` })
+  min: Type.Integer({ format: 'int32', minimum: 0, maximum: 100000, description: `Fewest ${what}.` }),
+  max: Type.Integer({ format: 'int32', minimum: 0, maximum: 100000, description: `Most ${what}.` })
 })
+const Int32 = (description: string) => Type.Integer({ format: 'int32', minimum: 1, maximum: 2 ** 31 - 1, description })
+const Int64 = (description: string) => Type.Integer({ format: 'int64', minimum: 1, maximum: 2 ** 50, description })
 
 export const LimitsSchema = Type.Object({
-  maxUploadBytes: Type.Integer({ minimum: 1, description: 'Largest file, image or avatar upload, in bytes (MAX_UPLOAD_BYTES); larger is 413.' }),
-  maxMessageLength: Type.Integer({ minimum: 1, description: 'Longest text message, in Unicode code points.' }),
+  maxUploadBytes: Int64('Largest file, image or avatar upload, in bytes (MAX_UPLOAD_BYTES); larger is 413.'),
+  maxMessageLength: Int32('Longest text message, in Unicode code points.'),
   usernameLength: Range('code points in a username'),
   passwordLength: Range('characters in a password'),
-  imageTypes: Type.Array(Type.String(), { description: 'Media types accepted as images (judged by the bytes).' }),
-  historyPageMax: Type.Integer({ minimum: 1, description: 'Largest `limit` of a history page.' }),
-  maxStreamsPerUser: Type.Integer({ minimum: 1, description: 'Event streams a user may hold at once (MAX_STREAMS_PER_USER).' }),
-  storageQuotaBytes: Type.Integer({ minimum: 1, description: 'Bytes a user may have stored: files and images sent, avatar (STORAGE_QUOTA_BYTES).' }),
-  fileUrlTtlSeconds: Type.Integer({ minimum: 1, description: 'How long a signed downloadUrl or thumbnailUrl works after it is handed out (FILE_URL_TTL_SECONDS).' })
+  imageTypes: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: 'Media types accepted as images (judged by the bytes).' }),
+  historyPageMax: Int32('Largest `limit` of a history page.'),
+  maxStreamsPerUser: Int32('Event streams a user may hold at once (MAX_STREAMS_PER_USER).'),
+  storageQuotaBytes: Int64('Bytes a user may have stored: files and images sent, avatar (STORAGE_QUOTA_BYTES).'),
+  fileUrlTtlSeconds: Int32('How long a signed downloadUrl or thumbnailUrl works after it is handed out (FILE_URL_TTL_SECONDS).')
 }, { $id: 'Limits', description: 'What this server accepts, from its configuration: check before sending.' })
 export type Limits = Static<typeof LimitsSchema>
 

@@ -19,7 +19,7 @@ export const TokenLoginBodySchema = Type.Object({
 }, { additionalProperties: false })
 
 export const SessionListSchema = Type.Object({
-  sessions: Type.Array(ref(SessionInfoSchema), { description: 'Newest first.' })
+  sessions: Type.Array(ref(SessionInfoSchema), { maxItems: 10000, description: 'Newest first.' })
 })
 
 export const SessionParamsSchema = Type.Object({ sessionId: Uuid('One of your sessions (SessionInfo.id).') })

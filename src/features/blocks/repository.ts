@@ -3,6 +3,7 @@ import { and, asc, eq, or, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { blocks, users } from '../../db/schema.ts'
+import { MAX_LISTED } from '../../schemas/models.ts'
 
 export interface BlockedRow {
   id: string
@@ -17,6 +18,7 @@ export async function listBlocked (db: Db, blockerId: string): Promise<BlockedRo
     .innerJoin(users, eq(users.id, blocks.blockedId))
     .where(eq(blocks.blockerId, blockerId))
     .orderBy(asc(sql`lower(${users.username})`), asc(users.username))
+    .limit(MAX_LISTED)
 }
 
 export async function userExists (db: Db, id: string): Promise<boolean> {

@@ -6,5 +6,5 @@ import { PublicUserSchema } from '../../schemas/models.ts'
 export const BlockParamsSchema = Type.Object({ userId: Uuid('The user to block or unblock.') })
 
 export const BlockListSchema = Type.Object({
-  users: Type.Array(ref(PublicUserSchema), { description: 'The users you have blocked, by username; each shows offline (`online: false`) to you while blocked.' })
+  users: Type.Array(ref(PublicUserSchema), { maxItems: 10000, description: 'The users you have blocked, by username; each shows offline (`online: false`) to you while blocked.' })
 })

@@ -42,7 +42,7 @@ export const SearchQuerySchema = Type.Object({
   }),
   peerId: Type.Optional(Uuid('Search only the conversation with this user.')),
   before: Type.Optional(Uuid('Page back: only messages older than this one (one of your messages; 404 MESSAGE_NOT_FOUND otherwise). Pass the last id of the previous page.')),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_SEARCH_SIZE, description: 'Page size, 1-100.' }))
+  limit: Type.Optional(Type.Integer({ format: 'int32', minimum: 1, maximum: 100, default: DEFAULT_SEARCH_SIZE, description: 'Page size, 1-100.' }))
 }, { additionalProperties: false })
 
 export const SearchResultSchema = Type.Object({

@@ -3,6 +3,7 @@ import { and, desc, eq, gt, isNull, lt, ne, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { sessions } from '../../db/schema.ts'
+import { MAX_LISTED } from '../../schemas/models.ts'
 
 export interface SessionRow {
   id: string
@@ -63,6 +64,7 @@ export async function listLiveSessions (db: Db, userId: string): Promise<DeviceR
   }).from(sessions)
     .where(and(eq(sessions.userId, userId), live()))
     .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .limit(MAX_LISTED)
 }
 
 /** Moves lastUsedAt of these sessions to now, skipping those written within the last `minSeconds` (by any instance). */
