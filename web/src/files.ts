@@ -29,9 +29,9 @@ function imageUrl (fileId: string): Promise<string | null> {
   return url
 }
 
-/** The id in an avatarUrl or file url of this server (`/files/{id}`), or null for anything else. */
+/** The id in an avatarUrl or file url of this server (`/files/{id}`, signed or not), or null for anything else. */
 export function fileIdOf (url: string | null): string | null {
-  return /^\/files\/([0-9a-f-]{36})$/.exec(url ?? '')?.[1] ?? null
+  return /^\/files\/([0-9a-f-]{36})(\?|$)/.exec(url ?? '')?.[1] ?? null
 }
 
 /** A data: URL for a stored image, or null while it loads (or when it cannot be read). */
