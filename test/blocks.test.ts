@@ -52,6 +52,30 @@ tap.test('blocking', async (t) => {
     return { alice, bob, carol }
   }
 
+  t.test('while blocked: typing and reactions refused both ways, allowed again after unblocking', async (t) => {
+    const { alice, bob } = await setup()
+    const message = (await sendText(alice, bob, 'react to me')).data!
+    const react = (from: TestUser, method: 'PUT' | 'DELETE') => {
+      const options = { params: { path: { messageId: message.id, emoji: '👍' } } }
+      return method === 'PUT' ? from.api.PUT('/messages/{messageId}/reactions/{emoji}', options) : from.api.DELETE('/messages/{messageId}/reactions/{emoji}', options)
+    }
+    const typing = (from: TestUser, to: TestUser) => from.api.POST('/conversations/{peerId}/typing', { params: { path: { peerId: to.id } }, body: { typing: true } })
+    t.equal((await react(bob, 'PUT')).response.status, 200, 'before the block: a reaction')
+    t.equal((await alice.api.PUT('/blocks/{userId}', { params: { path: { userId: bob.id } } })).response.status, 204)
+    for (const [from, to, who] of [[bob, alice, 'blocked -> blocker'], [alice, bob, 'blocker -> blocked']] as const) {
+      const typed = await typing(from, to)
+      t.equal(typed.response.status, 403, `${who}: typing 403`)
+      t.match(typed.error, { code: 'BLOCKED' })
+      const reacted = await react(from, 'PUT')
+      t.equal(reacted.response.status, 403, `${who}: reaction 403`)
+      t.match(reacted.error, { code: 'BLOCKED' })
+    }
+    t.equal((await react(bob, 'DELETE')).response.status, 403, 'taking a reaction back is refused too')
+    t.equal((await alice.api.DELETE('/blocks/{userId}', { params: { path: { userId: bob.id } } })).response.status, 204)
+    t.equal((await typing(bob, alice)).response.status, 204, 'after unblocking: typing')
+    t.equal((await react(alice, 'PUT')).response.status, 200, 'after unblocking: a reaction')
+  })
+
   t.test('while blocked: sends refused both ways, offline both ways, no presence events, blocker hidden from search', async (t) => {
     const { alice, bob, carol } = await setup()
     const aliceStream = await open(t, alice)

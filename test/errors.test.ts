@@ -57,7 +57,7 @@ tap.test('hardening', async (t) => {
 
   t.test('unknown routes are 404 in the error shape', async (t) => {
     isError(t, await send('GET', '/nope'), 404, 'ROUTE_NOT_FOUND', /\/nope/)
-    isError(t, await send('DELETE', '/users/me', { headers: auth }), 404, 'ROUTE_NOT_FOUND')
+    isError(t, await send('PUT', '/users/me', { headers: auth }), 404, 'ROUTE_NOT_FOUND')
     isError(t, await send('POST', '/health'), 404, 'ROUTE_NOT_FOUND')
     const secret = await send('GET', '/nope?access_token=abc.def.ghi')
     isError(t, secret, 404, 'ROUTE_NOT_FOUND')
