@@ -334,9 +334,10 @@ t.test('an image is downloaded under a name ending in the extension of its real 
     [PNG, 'a.html', 'a.html.png'],
     [PNG, 'photo.PNG', 'photo.PNG'],
     [JPEG, 'x.jpeg', 'x.jpeg'],
-    [JPEG, 'x.svg', 'x.svg.jpg'],
+    // A wrong image extension is replaced; any other is kept and the right one appended.
+    [JPEG, 'x.svg', 'x.jpg'],
     [GIF, 'noext', 'noext.gif'],
-    [WEBP, 'pic.png', 'pic.png.webp']
+    [WEBP, 'pic.png', 'pic.webp']
   ]
   for (const [bytes, name, expected] of cases) {
     const sent = await sendFile({ bytes, name }, 'images')
