@@ -12,7 +12,8 @@ import t, { type Test } from 'tap'
 import { BusUnavailableError } from '../src/bus/index.ts'
 import { createTestDatabase, startApp, TEST_JWT_SECRET, type TestApp, usingPostgres } from './helpers/app.ts'
 import { apiClient, registerUser, type TestUser } from './helpers/client.ts'
-import { freePort, NatsServer, natsServerBin } from './helpers/nats-server.ts'
+import { NatsServer, natsServerBin } from './helpers/nats-server.ts'
+import { freePort } from './helpers/ports.ts'
 import { connectSse, type ConnectOptions, type SseConnection } from './helpers/sse.ts'
 
 const skip = !usingPostgres

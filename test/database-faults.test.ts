@@ -4,7 +4,6 @@
 // the database through a TCP proxy the test closes.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -13,6 +12,7 @@ import { createTestDatabase, startApp, TEST_JWT_SECRET, usingPostgres } from './
 import { addContact, registerUser } from './helpers/client.ts'
 import { connectSse } from './helpers/sse.ts'
 import { Proxy } from './helpers/tcp-proxy.ts'
+import { freePort } from './helpers/ports.ts'
 
 if (!usingPostgres) t.plan(0, 'PostgreSQL only (set DATABASE_URL)')
 
@@ -38,17 +38,6 @@ async function call (baseUrl: string, method: string, path: string, token?: stri
   let json: any
   try { json = JSON.parse(text) } catch {}
   return { status: response.status, retryAfter: response.headers.get('retry-after'), json }
-}
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
 }
 
 if (usingPostgres) {

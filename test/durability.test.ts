@@ -2,27 +2,16 @@
 // embedded database (PGlite writes to DATA_DIR itself); on PostgreSQL the same test holds the server to it too.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createTestDatabase, TEST_JWT_SECRET } from './helpers/app.ts'
 import { addContact, registerUser } from './helpers/client.ts'
+import { freePort } from './helpers/ports.ts'
 
 // Starting an embedded server creates and migrates its database: slow on a busy machine.
 const START_MS = 240_000
 t.setTimeout(600_000)
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
 
 interface Running {
   child: ChildProcess

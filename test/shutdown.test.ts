@@ -2,26 +2,15 @@
 // the real process stops on SIGTERM, ending streams cleanly and exiting 0 before close-with-grace's deadline.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createTestDatabase, startApp, TEST_JWT_SECRET } from './helpers/app.ts'
 import { registerUser } from './helpers/client.ts'
 import { connectSse, openStream } from './helpers/sse.ts'
+import { freePort } from './helpers/ports.ts'
 
 const LONG = 60_000
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
 
 t.test('app.close() ends every stream, including a stalled one, and resolves', async (t) => {
   const { app, baseUrl } = await startApp(t, { sseStallTimeoutMs: 600_000 })

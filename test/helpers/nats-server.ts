@@ -1,21 +1,14 @@
 // A private nats-server for fault tests: started on a free port, stopped and started again on the same port.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
+import { freePort } from './ports.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 const BINARIES = [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']
 
 /** Where nats-server is installed, or undefined. */
 export const natsServerBin = BINARIES.find((path): path is string => path !== undefined && path !== '' && existsSync(path))
-
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 function accepts (port: number): Promise<boolean> {
   return new Promise((resolve) => {
