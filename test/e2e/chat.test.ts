@@ -101,12 +101,15 @@ if (!existsSync(CHROMIUM_PATH)) {
     const image = messages(bob.page).getByRole('img', { name: 'blue.png' })
     await image.waitFor()
     t.equal(await image.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), 120, 'the image is decoded')
+    const src = await image.getAttribute('src') ?? ''
+    t.match(src, /\/thumbnail\?/, 'inline: the thumbnail')
+    t.match(src, /sig=/, 'through a signed link')
     await messages(bob.page).getByRole('button', { name: 'Open image blue.png' }).click()
     await bob.page.getByRole('dialog').getByRole('img', { name: 'blue.png' }).waitFor()
     await bob.page.getByRole('button', { name: 'Close' }).click()
 
     await alice.page.locator('input[type=file]').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('meeting at 10') })
-    const link = messages(bob.page).getByRole('button', { name: 'Download notes.txt, 13 B' })
+    const link = messages(bob.page).getByRole('link', { name: 'Download notes.txt, 13 B' })
     await link.waitFor()
     const [download] = await Promise.all([bob.page.waitForEvent('download'), link.click()])
     t.equal(download.suggestedFilename(), 'notes.txt')
@@ -122,7 +125,7 @@ if (!existsSync(CHROMIUM_PATH)) {
       return transfer
     })
     await alice.page.getByRole('region', { name: 'Conversation with bob' }).dispatchEvent('drop', { dataTransfer })
-    await messages(bob.page).getByRole('button', { name: 'Download dropped.txt, 13 B' }).waitFor()
+    await messages(bob.page).getByRole('link', { name: 'Download dropped.txt, 13 B' }).waitFor()
 
     await alice.page.locator('input[type=file]').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1024 * 1024 + 1) })
     const alert = messages(alice.page).getByRole('alert').filter({ hasText: 'big.bin' })

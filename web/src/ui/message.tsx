@@ -2,11 +2,11 @@
 import { useEffect, useRef } from 'preact/hooks'
 import { deliver, discard } from '../actions.ts'
 import type { FileRef, Message } from '../api.ts'
-import { download, formatSize, useImage } from '../files.ts'
+import { formatSize } from '../files.ts'
 import type { Pending } from '../store.ts'
 import { time } from './format.ts'
 
-export interface Viewing { fileId: string, name: string }
+export interface Viewing { url: string, name: string }
 
 export function MessageItem ({ message, mine, onView }: { message: Message, mine: boolean, onView: (v: Viewing) => void }) {
   return (
@@ -27,19 +27,18 @@ export function MessageItem ({ message, mine, onView }: { message: Message, mine
 }
 
 function InlineImage ({ file, onView }: { file: FileRef, onView: (v: Viewing) => void }) {
-  const src = useImage(file.id)
   return (
-    <button type='button' class='image' aria-label={`Open image ${file.name}`} onClick={() => onView({ fileId: file.id, name: file.name })}>
-      {src === null ? <span class='image-loading'>{file.name}</span> : <img src={src} alt={file.name} />}
+    <button type='button' class='image' aria-label={`Open image ${file.name}`} onClick={() => onView({ url: file.downloadUrl, name: file.name })}>
+      <img src={file.thumbnailUrl ?? file.downloadUrl} alt={file.name} />
     </button>
   )
 }
 
 function FileLink ({ file }: { file: FileRef }) {
   return (
-    <button type='button' class='file' aria-label={`Download ${file.name}, ${formatSize(file.size)}`} onClick={() => { void download(file.id, file.name) }}>
+    <a class='file' href={file.downloadUrl} download={file.name} aria-label={`Download ${file.name}, ${formatSize(file.size)}`}>
       <span class='file-name'>{file.name}</span> <span class='file-size'>{formatSize(file.size)}</span>
-    </button>
+    </a>
   )
 }
 
@@ -64,11 +63,10 @@ export function PendingItem ({ pending }: { pending: Pending }) {
 
 export function ImageViewer ({ viewing, onClose }: { viewing: Viewing, onClose: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null)
-  const src = useImage(viewing.fileId)
   useEffect(() => { dialog.current?.showModal() }, [])
   return (
     <dialog ref={dialog} class='viewer' aria-label={viewing.name} onClose={onClose} onClick={(e) => { if (e.target === dialog.current) dialog.current?.close() }}>
-      {src !== null && <img src={src} alt={viewing.name} />}
+      <img src={viewing.url} alt={viewing.name} />
       <button type='button' class='close' onClick={() => dialog.current?.close()} autofocus>Close</button>
     </dialog>
   )
