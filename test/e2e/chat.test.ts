@@ -1,5 +1,5 @@
 // The web client in a real browser: Alice and Bob sign up, add each other and chat live, with images,
-// files, read receipts, a dropped connection resumed without loss or repetition, and sign-out.
+// files, read receipts, typing, edits, reactions, deletions, a dropped connection resumed without loss or repetition, and sign-out.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import t, { type Test } from 'tap'
@@ -93,6 +93,54 @@ if (!existsSync(CHROMIUM_PATH)) {
     await box.press('Enter')
     await messages(alice.page).getByText('Hi Alice\nHow are you?').waitFor()
     t.equal(await box.inputValue(), '', 'the box is empty after sending')
+  })
+
+  await t.test('typing, an edit, a reaction and a deletion show live on the other side', async (t) => {
+    const actions = async (page: Page, text: string) => {
+      await messages(page).locator('.msg').filter({ has: page.getByText(text, { exact: true }) }).getByRole('button', { name: 'Message actions' }).click()
+    }
+    const bobHead = bob.page.getByRole('region', { name: 'Conversation with alice' }).locator('.chat-head')
+    await alice.page.getByLabel('Message', { exact: true }).pressSequentially('to be')
+    await bobHead.getByText('typing…').waitFor()
+    await alice.page.getByLabel('Message', { exact: true }).pressSequentially(' edited')
+    await alice.page.getByLabel('Message', { exact: true }).press('Enter')
+    await messages(bob.page).getByText('to be edited', { exact: true }).waitFor()
+    await bobHead.getByText('typing…').waitFor({ state: 'detached' })
+    t.pass('"typing…" shows while Alice types and goes when she sends')
+
+    await actions(alice.page, 'to be edited')
+    await messages(alice.page).getByRole('button', { name: 'Edit', exact: true }).click()
+    await alice.page.getByLabel('Edit message').fill('now edited')
+    await alice.page.getByLabel('Edit message').press('Enter')
+    await messages(bob.page).getByText('now edited', { exact: true }).waitFor()
+    t.equal(await messages(bob.page).getByText('to be edited', { exact: true }).count(), 0, 'the old text is gone')
+    t.equal(await messages(bob.page).locator('.msg').filter({ hasText: 'now edited' }).locator('.edited').count(), 1, 'marked edited')
+
+    await actions(bob.page, 'now edited')
+    await messages(bob.page).getByRole('button', { name: 'React 👍', exact: true }).click()
+    const reaction = messages(alice.page).getByRole('button', { name: '👍 1' })
+    await reaction.waitFor()
+    t.equal(await reaction.getAttribute('aria-pressed'), 'false', 'Bob\'s reaction, not Alice\'s')
+    await reaction.click()
+    await messages(bob.page).getByRole('button', { name: '👍 2' }).waitFor()
+    t.pass('Alice adds hers by clicking it; Bob sees the count')
+
+    await send(alice.page, 'oops')
+    await messages(bob.page).getByText('oops', { exact: true }).waitFor()
+    await actions(alice.page, 'oops')
+    alice.page.once('dialog', (dialog) => { void dialog.accept() })
+    await messages(alice.page).getByRole('button', { name: 'Delete for everyone', exact: true }).click()
+    await messages(bob.page).getByText('oops', { exact: true }).waitFor({ state: 'detached' })
+    await messages(alice.page).getByText('oops', { exact: true }).waitFor({ state: 'detached' })
+    t.pass('deleted for everyone: gone on both sides')
+
+    await send(alice.page, 'only Bob drops this')
+    await messages(bob.page).getByText('only Bob drops this', { exact: true }).waitFor()
+    await actions(bob.page, 'only Bob drops this')
+    bob.page.once('dialog', (dialog) => { void dialog.accept() })
+    await messages(bob.page).getByRole('button', { name: 'Delete for me', exact: true }).click()
+    await messages(bob.page).getByText('only Bob drops this', { exact: true }).waitFor({ state: 'detached' })
+    t.equal(await messages(alice.page).getByText('only Bob drops this', { exact: true }).count(), 1, 'deleted for Bob only')
   })
 
   await t.test('an image shows inline and opens full size; a file downloads', async (t) => {

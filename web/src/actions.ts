@@ -1,7 +1,7 @@
-// What the user does: send (with a client id, so a retry is stored once), contacts, clearing, profile.
+// What the user does: send (with a client id, so a retry is stored once), edit, delete, react, typing, contacts, clearing, profile.
 import { api, errorText, newId } from './api.ts'
 import { getState, type Pending, update } from './store.ts'
-import { refreshConversations, upsertMessage } from './sync.ts'
+import { refreshConversations, removeMessage, upsertMessage } from './sync.ts'
 import { NetworkError, uploadAvatar, uploadMessageFile } from './upload.ts'
 
 function setPending (id: string, change: Partial<Pending>): void {
@@ -102,4 +102,40 @@ export async function changeAvatar (file: File): Promise<string | null> {
   } catch {
     return 'No connection: the avatar was not changed.'
   }
+}
+
+export async function editMessage (messageId: string, content: string): Promise<string | null> {
+  const { data, error } = await api.PATCH('/messages/{messageId}', { params: { path: { messageId } }, body: { content } })
+  if (error) return errorText(error)
+  upsertMessage(data)
+  return null
+}
+
+export async function deleteMessage (peerId: string, messageId: string, forWhom: 'me' | 'everyone'): Promise<string | null> {
+  const { error } = await api.DELETE('/messages/{messageId}', { params: { path: { messageId }, query: { for: forWhom } } })
+  if (error) return errorText(error)
+  removeMessage(peerId, messageId)
+  return null
+}
+
+/** Adds my reaction, or removes it when `on` is false. */
+export async function react (messageId: string, emoji: string, on: boolean): Promise<string | null> {
+  const params = { path: { messageId, emoji } }
+  const { data, error } = on ? await api.PUT('/messages/{messageId}/reactions/{emoji}', { params }) : await api.DELETE('/messages/{messageId}/reactions/{emoji}', { params })
+  if (error) return errorText(error)
+  upsertMessage(data)
+  return null
+}
+
+// Typing: `true` at most every 3 s while typing (the server shows it for 6 s), `false` once on send or leaving the box.
+const TYPING_EVERY_MS = 3000
+const typingSent = new Map<string, number>()
+
+export function typing (peerId: string, active: boolean): void {
+  if (!navigator.onLine) return // nothing to tell while offline: the peer's 6 s run out
+  const last = typingSent.get(peerId)
+  if (active ? last !== undefined && Date.now() - last < TYPING_EVERY_MS : last === undefined) return
+  if (active) typingSent.set(peerId, Date.now())
+  else typingSent.delete(peerId)
+  api.POST('/conversations/{peerId}/typing', { params: { path: { peerId } }, body: { typing: active } }).catch(() => {})
 }

@@ -163,10 +163,38 @@ export function upsertMessage (m: Message): void {
   if (incoming) markActiveRead()
 }
 
+/** A message gone for me (deleted by me, or for everyone by its sender): out of its thread; the server has the conversation's new last message and count. */
+export function removeMessage (peerId: string, messageId: string): void {
+  update((s) => ({
+    ...setThread(s, peerId, { messages: (s.threads[peerId]?.messages ?? []).filter((m) => m.id !== messageId) }),
+    pending: s.pending.filter((p) => p.id !== messageId)
+  }))
+  void refreshConversations()
+}
+
+const TYPING_MS = 6000
+const typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
+
+function setTyping (userId: string, typing: boolean): void {
+  clearTimeout(typingTimers.get(userId))
+  update((s) => ({ typing: { ...s.typing, [userId]: typing ? Date.now() + TYPING_MS : 0 } }))
+  if (typing) typingTimers.set(userId, setTimeout(() => setTyping(userId, false), TYPING_MS))
+}
+
 function apply (event: StreamEvent): void {
   switch (event.event) {
     case 'message.created':
       upsertMessage(event.data)
+      setTyping(event.data.senderId, false)
+      break
+    case 'message.updated':
+      upsertMessage(event.data)
+      break
+    case 'message.deleted':
+      removeMessage(event.data.peerId, event.data.messageId)
+      break
+    case 'typing':
+      setTyping(event.data.userId, event.data.typing)
       break
     case 'message.read': {
       const ids = new Set(event.data.messageIds)
