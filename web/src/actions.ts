@@ -1,5 +1,6 @@
 // What the user does: send (with a client id, so a retry is stored once), edit, delete, react, typing, contacts, clearing, profile.
 import { api, errorText, newId } from './api.ts'
+import { formatSize } from './files.ts'
 import { getState, type Pending, update } from './store.ts'
 import { refreshConversations, removeMessage, upsertMessage } from './sync.ts'
 import { NetworkError, uploadAvatar, uploadMessageFile } from './upload.ts'
@@ -23,12 +24,29 @@ export function sendFile (peerId: string, file: File): void {
   void deliver(pending)
 }
 
+let maxUpload: Promise<number | null> | null = null
+
+/** The server's upload limit (GET /limits), read once; null when it could not be read (the server still says 413). */
+function maxUploadBytes (): Promise<number | null> {
+  maxUpload ??= api.GET('/limits').then(({ data }) => data?.maxUploadBytes ?? null, () => null)
+  void maxUpload.then((value) => { if (value === null) maxUpload = null }) // try again next time
+  return maxUpload
+}
+
+/** Why a file cannot be sent or set, when it is over the server's limit (checked before any byte is sent). */
+async function tooLarge (file: File): Promise<string | null> {
+  const max = await maxUploadBytes()
+  return max !== null && file.size > max ? `${file.name} is larger than this server accepts (at most ${formatSize(max)})` : null
+}
+
 /** Sends (or resends, with the same id) a pending message. */
 export async function deliver (pending: Pending): Promise<void> {
   setPending(pending.id, { status: 'sending', error: undefined, progress: 0 })
   const { peerId, id } = pending
   const offline = { status: 'failed', retryable: true, error: 'Not sent: no connection. It is sent again when the connection is back.' } as const
   if (!navigator.onLine) return setPending(id, offline) // the 'online' listener below sends it
+  const over = pending.file ? await tooLarge(pending.file) : null
+  if (over !== null) return setPending(id, { status: 'failed', retryable: false, error: `Not sent: ${over}` })
   try {
     const { data, error } = pending.file
       ? await uploadMessageFile(peerId, pending.kind === 'image' ? 'images' : 'files', id, pending.file, (progress) => setPending(id, { progress }))
@@ -94,6 +112,8 @@ export async function updateProfile (change: ProfileChange): Promise<string | nu
 }
 
 export async function changeAvatar (file: File): Promise<string | null> {
+  const over = await tooLarge(file)
+  if (over !== null) return over
   try {
     const { data, error } = await uploadAvatar(file)
     if (error) return errorText(error)
