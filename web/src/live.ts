@@ -6,7 +6,7 @@ import { getToken, type StreamEvent } from './api.ts'
 const EVENT_TYPES = [
   'ready', 'reset', 'session.revoked', 'presence',
   'message.created', 'message.read', 'history.cleared', 'contact.added', 'contact.removed', 'profile.updated',
-  'message.updated', 'message.deleted', 'typing'
+  'message.updated', 'message.deleted', 'typing', 'user.deleted', 'block.added', 'block.removed'
 ] satisfies Array<StreamEvent['event']>
 
 /** Events without an id: not numbered, never replayed. */

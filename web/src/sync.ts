@@ -230,6 +230,22 @@ function apply (event: StreamEvent): void {
     case 'profile.updated':
       update({ me: event.data })
       break
+    case 'user.deleted': {
+      const gone = event.data.userId
+      update((s) => ({
+        contacts: s.contacts.filter((c) => c.contactId !== gone),
+        conversations: s.conversations.filter((c) => c.peer.id !== gone),
+        threads: Object.fromEntries(Object.entries(s.threads).filter(([peer]) => peer !== gone)),
+        activePeer: s.activePeer === gone ? null : s.activePeer
+      }))
+      break
+    }
+    case 'block.added':
+    case 'block.removed':
+      // Blocked on another device of mine: the blocked user now shows offline (or again online) in my lists.
+      void refreshContacts()
+      void refreshConversations()
+      break
     case 'presence':
       update((s) => ({ online: { ...s.online, [event.data.userId]: event.data.online } }))
       break
