@@ -1,7 +1,8 @@
-// What the user does: send (with a client id, so a retry is stored once), contacts, clearing, profile.
+// What the user does: send (with a client id, so a retry is stored once), edit, delete, react, typing, contacts, clearing, profile.
 import { api, errorText, newId } from './api.ts'
+import { formatSize } from './files.ts'
 import { getState, type Pending, update } from './store.ts'
-import { refreshConversations, upsertMessage } from './sync.ts'
+import { refreshConversations, removeMessage, upsertMessage } from './sync.ts'
 import { NetworkError, uploadAvatar, uploadMessageFile } from './upload.ts'
 
 function setPending (id: string, change: Partial<Pending>): void {
@@ -23,12 +24,29 @@ export function sendFile (peerId: string, file: File): void {
   void deliver(pending)
 }
 
+let maxUpload: Promise<number | null> | null = null
+
+/** The server's upload limit (GET /limits), read once; null when it could not be read (the server still says 413). */
+function maxUploadBytes (): Promise<number | null> {
+  maxUpload ??= api.GET('/limits').then(({ data }) => data?.maxUploadBytes ?? null, () => null)
+  void maxUpload.then((value) => { if (value === null) maxUpload = null }) // try again next time
+  return maxUpload
+}
+
+/** Why a file cannot be sent or set, when it is over the server's limit (checked before any byte is sent). */
+async function tooLarge (file: File): Promise<string | null> {
+  const max = await maxUploadBytes()
+  return max !== null && file.size > max ? `${file.name} is larger than this server accepts (at most ${formatSize(max)})` : null
+}
+
 /** Sends (or resends, with the same id) a pending message. */
 export async function deliver (pending: Pending): Promise<void> {
   setPending(pending.id, { status: 'sending', error: undefined, progress: 0 })
   const { peerId, id } = pending
   const offline = { status: 'failed', retryable: true, error: 'Not sent: no connection. It is sent again when the connection is back.' } as const
   if (!navigator.onLine) return setPending(id, offline) // the 'online' listener below sends it
+  const over = pending.file ? await tooLarge(pending.file) : null
+  if (over !== null) return setPending(id, { status: 'failed', retryable: false, error: `Not sent: ${over}` })
   try {
     const { data, error } = pending.file
       ? await uploadMessageFile(peerId, pending.kind === 'image' ? 'images' : 'files', id, pending.file, (progress) => setPending(id, { progress }))
@@ -94,6 +112,8 @@ export async function updateProfile (change: ProfileChange): Promise<string | nu
 }
 
 export async function changeAvatar (file: File): Promise<string | null> {
+  const over = await tooLarge(file)
+  if (over !== null) return over
   try {
     const { data, error } = await uploadAvatar(file)
     if (error) return errorText(error)
@@ -102,4 +122,40 @@ export async function changeAvatar (file: File): Promise<string | null> {
   } catch {
     return 'No connection: the avatar was not changed.'
   }
+}
+
+export async function editMessage (messageId: string, content: string): Promise<string | null> {
+  const { data, error } = await api.PATCH('/messages/{messageId}', { params: { path: { messageId } }, body: { content } })
+  if (error) return errorText(error)
+  upsertMessage(data)
+  return null
+}
+
+export async function deleteMessage (peerId: string, messageId: string, forWhom: 'me' | 'everyone'): Promise<string | null> {
+  const { error } = await api.DELETE('/messages/{messageId}', { params: { path: { messageId }, query: { for: forWhom } } })
+  if (error) return errorText(error)
+  removeMessage(peerId, messageId)
+  return null
+}
+
+/** Adds my reaction, or removes it when `on` is false. */
+export async function react (messageId: string, emoji: string, on: boolean): Promise<string | null> {
+  const params = { path: { messageId, emoji } }
+  const { data, error } = on ? await api.PUT('/messages/{messageId}/reactions/{emoji}', { params }) : await api.DELETE('/messages/{messageId}/reactions/{emoji}', { params })
+  if (error) return errorText(error)
+  upsertMessage(data)
+  return null
+}
+
+// Typing: `true` at most every 3 s while typing (the server shows it for 6 s), `false` once on send or leaving the box.
+const TYPING_EVERY_MS = 3000
+const typingSent = new Map<string, number>()
+
+export function typing (peerId: string, active: boolean): void {
+  if (!navigator.onLine) return // nothing to tell while offline: the peer's 6 s run out
+  const last = typingSent.get(peerId)
+  if (active ? last !== undefined && Date.now() - last < TYPING_EVERY_MS : last === undefined) return
+  if (active) typingSent.set(peerId, Date.now())
+  else typingSent.delete(peerId)
+  api.POST('/conversations/{peerId}/typing', { params: { path: { peerId } }, body: { typing: active } }).catch(() => {})
 }

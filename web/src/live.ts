@@ -5,7 +5,8 @@ import { getToken, type StreamEvent } from './api.ts'
 /** The stream's event types this client listens to (EventSource needs each name). */
 const EVENT_TYPES = [
   'ready', 'reset', 'session.revoked', 'presence',
-  'message.created', 'message.read', 'history.cleared', 'contact.added', 'contact.removed', 'profile.updated'
+  'message.created', 'message.read', 'history.cleared', 'contact.added', 'contact.removed', 'profile.updated',
+  'message.updated', 'message.deleted', 'typing', 'user.deleted', 'block.added', 'block.removed'
 ] satisfies Array<StreamEvent['event']>
 
 /** Events without an id: not numbered, never replayed. */

@@ -36,6 +36,8 @@ export interface State {
   /** Live online status by user id, from REST loads and presence events. */
   online: Record<string, boolean>
   activePeer: string | null
+  /** Peers typing to me: until when (ms since the epoch) to show it, from `typing` events. */
+  typing: Record<string, number>
   tab: Tab
   live: 'connecting' | 'live' | 'offline'
   notice: string | null
@@ -50,6 +52,7 @@ export const initialState = (): State => ({
   pending: [],
   online: {},
   activePeer: null,
+  typing: {},
   tab: 'chats',
   live: 'connecting',
   notice: null

@@ -163,10 +163,38 @@ export function upsertMessage (m: Message): void {
   if (incoming) markActiveRead()
 }
 
+/** A message gone for me (deleted by me, or for everyone by its sender): out of its thread; the server has the conversation's new last message and count. */
+export function removeMessage (peerId: string, messageId: string): void {
+  update((s) => ({
+    ...setThread(s, peerId, { messages: (s.threads[peerId]?.messages ?? []).filter((m) => m.id !== messageId) }),
+    pending: s.pending.filter((p) => p.id !== messageId)
+  }))
+  void refreshConversations()
+}
+
+const TYPING_MS = 6000
+const typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
+
+function setTyping (userId: string, typing: boolean): void {
+  clearTimeout(typingTimers.get(userId))
+  update((s) => ({ typing: { ...s.typing, [userId]: typing ? Date.now() + TYPING_MS : 0 } }))
+  if (typing) typingTimers.set(userId, setTimeout(() => setTyping(userId, false), TYPING_MS))
+}
+
 function apply (event: StreamEvent): void {
   switch (event.event) {
     case 'message.created':
       upsertMessage(event.data)
+      setTyping(event.data.senderId, false)
+      break
+    case 'message.updated':
+      upsertMessage(event.data)
+      break
+    case 'message.deleted':
+      removeMessage(event.data.peerId, event.data.messageId)
+      break
+    case 'typing':
+      setTyping(event.data.userId, event.data.typing)
       break
     case 'message.read': {
       const ids = new Set(event.data.messageIds)
@@ -201,6 +229,22 @@ function apply (event: StreamEvent): void {
       break
     case 'profile.updated':
       update({ me: event.data })
+      break
+    case 'user.deleted': {
+      const gone = event.data.userId
+      update((s) => ({
+        contacts: s.contacts.filter((c) => c.contactId !== gone),
+        conversations: s.conversations.filter((c) => c.peer.id !== gone),
+        threads: Object.fromEntries(Object.entries(s.threads).filter(([peer]) => peer !== gone)),
+        activePeer: s.activePeer === gone ? null : s.activePeer
+      }))
+      break
+    }
+    case 'block.added':
+    case 'block.removed':
+      // Blocked on another device of mine: the blocked user now shows offline (or again online) in my lists.
+      void refreshContacts()
+      void refreshConversations()
       break
     case 'presence':
       update((s) => ({ online: { ...s.online, [event.data.userId]: event.data.online } }))

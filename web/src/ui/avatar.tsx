@@ -1,8 +1,8 @@
 // A user's picture (or initials) with an optional online dot.
-import { fileIdOf, useImage } from '../files.ts'
+import { localImage } from '../files.ts'
 
 export function Avatar ({ name, url, online }: { name: string, url: string | null, online?: boolean }) {
-  const src = useImage(fileIdOf(url))
+  const src = localImage(url)
   return (
     <span class='avatar' aria-hidden={online === undefined ? 'true' : undefined}>
       {src === null ? <span class='initials'>{[...name][0]?.toUpperCase()}</span> : <img src={src} alt='' />}

@@ -81,7 +81,7 @@ export function ChatView ({ state, peerId }: { state: State, peerId: string }) {
         <Avatar name={name} url={peer?.avatarUrl ?? null} online={online} />
         <span class='chat-title'>
           <strong>{name}</strong>
-          <span class='row-sub'>{online ? 'online' : 'offline'}</span>
+          <span class='row-sub' aria-live='polite'>{(state.typing[peerId] ?? 0) > Date.now() ? 'typing…' : online ? 'online' : 'offline'}</span>
         </span>
         <button type='button' onClick={() => { void clear() }}>Clear conversation</button>
       </header>
@@ -91,7 +91,7 @@ export function ChatView ({ state, peerId }: { state: State, peerId: string }) {
         {thread && !thread.hasMore && messages.length > 0 && <p class='older'>Start of the conversation</p>}
         {!thread && <p class='older'>Loading…</p>}
         <ol>
-          {messages.map((m) => <MessageItem key={m.id} message={m} mine={m.senderId === state.me?.id} onView={setViewing} />)}
+          {messages.map((m) => <MessageItem key={m.id} message={m} me={state.me?.id ?? ''} onView={setViewing} />)}
           {pending.map((p) => <PendingItem key={p.id} pending={p} />)}
         </ol>
       </div>

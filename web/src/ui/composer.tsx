@@ -1,6 +1,6 @@
 // Writing: Enter sends, Shift+Enter starts a new line; files and images through the picker (or dropped on the chat).
 import { useRef, useState } from 'preact/hooks'
-import { sendFile, sendText } from '../actions.ts'
+import { sendFile, sendText, typing } from '../actions.ts'
 
 const MAX_LENGTH = 10_000
 
@@ -11,6 +11,7 @@ export function Composer ({ peerId }: { peerId: string }) {
   function submit (e?: Event) {
     e?.preventDefault()
     if (text.trim() === '') return
+    typing(peerId, false)
     sendText(peerId, text)
     setText('')
   }
@@ -28,7 +29,8 @@ export function Composer ({ peerId }: { peerId: string }) {
       />
       <textarea
         aria-label='Message' placeholder='Write a message' rows={1} maxLength={MAX_LENGTH} value={text}
-        onInput={(e) => setText(e.currentTarget.value)} onKeyDown={onKeyDown}
+        onInput={(e) => { setText(e.currentTarget.value); typing(peerId, e.currentTarget.value.trim() !== '') }}
+        onKeyDown={onKeyDown} onBlur={() => typing(peerId, false)}
       />
       <button type='submit' class='primary' disabled={text.trim() === ''}>Send</button>
     </form>

@@ -1,45 +1,111 @@
-// One message: text, an inline image (opens full size) or a file link; time and read ticks on mine.
-import { useEffect, useRef } from 'preact/hooks'
-import { deliver, discard } from '../actions.ts'
+// One message: text, an inline image (opens full size) or a file link; time and read ticks on mine; reactions;
+// its actions (react, edit my text, delete for me or, mine, for everyone) behind one button.
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { deleteMessage, deliver, discard, editMessage, react } from '../actions.ts'
 import type { FileRef, Message } from '../api.ts'
-import { download, formatSize, useImage } from '../files.ts'
+import { formatSize } from '../files.ts'
 import type { Pending } from '../store.ts'
 import { time } from './format.ts'
 
-export interface Viewing { fileId: string, name: string }
+export interface Viewing { url: string, name: string }
 
-export function MessageItem ({ message, mine, onView }: { message: Message, mine: boolean, onView: (v: Viewing) => void }) {
+const EMOJI = ['👍', '❤️', '😂', '😮', '😢']
+
+export function MessageItem ({ message, me, onView }: { message: Message, me: string, onView: (v: Viewing) => void }) {
+  const mine = message.senderId === me
+  const peerId = mine ? message.receiverId : message.senderId
+  const [menu, setMenu] = useState(false)
+  const [editing, setEditing] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+
+  async function run (task: Promise<string | null>) {
+    setMenu(false)
+    setError(await task)
+  }
+
+  function remove (forWhom: 'me' | 'everyone') {
+    if (confirm(forWhom === 'me' ? 'Delete this message for you?' : 'Delete this message for everyone?')) void run(deleteMessage(peerId, message.id, forWhom))
+  }
+
   return (
     <li class={mine ? 'msg mine' : 'msg'} data-id={message.id}>
       <div class='bubble'>
-        {message.kind === 'text' && <p class='text'>{message.content}</p>}
+        {message.kind === 'text' && (editing
+          ? <EditForm message={message} onDone={(err) => { setEditing(false); setError(err) }} />
+          : <p class='text'>{message.content}</p>)}
         {message.kind === 'image' && message.file && <InlineImage file={message.file} onView={onView} />}
         {message.kind === 'file' && message.file && <FileLink file={message.file} />}
         <span class='meta'>
+          {message.editedAt !== null && <span class='edited'>edited</span>}
           <time dateTime={message.createdAt}>{time(message.createdAt)}</time>
           {mine && (message.readAt === null
             ? <span class='tick' role='img' aria-label='Sent'>✓</span>
             : <span class='tick read' role='img' aria-label='Read'>✓✓</span>)}
         </span>
+        {message.reactions.length > 0 && (
+          <span class='reactions'>
+            {message.reactions.map((r) => {
+              const reacted = r.userIds.includes(me)
+              return (
+                <button
+                  type='button' key={r.emoji} class={reacted ? 'reaction on' : 'reaction'} aria-pressed={reacted}
+                  aria-label={`${r.emoji} ${r.userIds.length}`} onClick={() => { void run(react(message.id, r.emoji, !reacted)) }}
+                >{r.emoji} {r.userIds.length}
+                </button>
+              )
+            })}
+          </span>
+        )}
+        {error !== null && <p class='error' role='alert'>{error}</p>}
       </div>
+      <button type='button' class='msg-more' aria-label='Message actions' aria-expanded={menu} onClick={() => setMenu(!menu)}>⋯</button>
+      {menu && (
+        <div class='msg-menu' role='group' aria-label='Message actions'>
+          {EMOJI.map((emoji) => (
+            <button type='button' key={emoji} aria-label={`React ${emoji}`} onClick={() => { void run(react(message.id, emoji, true)) }}>{emoji}</button>
+          ))}
+          {mine && message.kind === 'text' && <button type='button' onClick={() => { setMenu(false); setEditing(true) }}>Edit</button>}
+          <button type='button' onClick={() => remove('me')}>Delete for me</button>
+          {mine && <button type='button' onClick={() => remove('everyone')}>Delete for everyone</button>}
+        </div>
+      )}
     </li>
   )
 }
 
-function InlineImage ({ file, onView }: { file: FileRef, onView: (v: Viewing) => void }) {
-  const src = useImage(file.id)
+function EditForm ({ message, onDone }: { message: Message, onDone: (error: string | null) => void }) {
+  const [text, setText] = useState(message.content ?? '')
+  async function save (e: Event) {
+    e.preventDefault()
+    if (text.trim() === '' || text === message.content) return onDone(null)
+    onDone(await editMessage(message.id, text))
+  }
   return (
-    <button type='button' class='image' aria-label={`Open image ${file.name}`} onClick={() => onView({ fileId: file.id, name: file.name })}>
-      {src === null ? <span class='image-loading'>{file.name}</span> : <img src={src} alt={file.name} />}
+    <form class='edit' onSubmit={(e) => { void save(e) }}>
+      <textarea
+        aria-label='Edit message' value={text} maxLength={10_000} autofocus
+        onInput={(e) => setText(e.currentTarget.value)}
+        onKeyDown={(e) => { if (e.key === 'Escape') onDone(null); else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) void save(e) }}
+      />
+      <button type='submit' class='primary'>Save</button>
+      <button type='button' onClick={() => onDone(null)}>Cancel</button>
+    </form>
+  )
+}
+
+function InlineImage ({ file, onView }: { file: FileRef, onView: (v: Viewing) => void }) {
+  return (
+    <button type='button' class='image' aria-label={`Open image ${file.name}`} onClick={() => onView({ url: file.downloadUrl, name: file.name })}>
+      <img src={file.thumbnailUrl ?? file.downloadUrl} alt={file.name} />
     </button>
   )
 }
 
 function FileLink ({ file }: { file: FileRef }) {
   return (
-    <button type='button' class='file' aria-label={`Download ${file.name}, ${formatSize(file.size)}`} onClick={() => { void download(file.id, file.name) }}>
+    <a class='file' href={file.downloadUrl} download={file.name} aria-label={`Download ${file.name}, ${formatSize(file.size)}`}>
       <span class='file-name'>{file.name}</span> <span class='file-size'>{formatSize(file.size)}</span>
-    </button>
+    </a>
   )
 }
 
@@ -64,11 +130,10 @@ export function PendingItem ({ pending }: { pending: Pending }) {
 
 export function ImageViewer ({ viewing, onClose }: { viewing: Viewing, onClose: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null)
-  const src = useImage(viewing.fileId)
   useEffect(() => { dialog.current?.showModal() }, [])
   return (
     <dialog ref={dialog} class='viewer' aria-label={viewing.name} onClose={onClose} onClick={(e) => { if (e.target === dialog.current) dialog.current?.close() }}>
-      {src !== null && <img src={src} alt={viewing.name} />}
+      <img src={viewing.url} alt={viewing.name} />
       <button type='button' class='close' onClick={() => dialog.current?.close()} autofocus>Close</button>
     </dialog>
   )
