@@ -5,12 +5,12 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Readable, Transform } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fileTypeFromBuffer } from 'file-type'
 import sharp, { type OutputInfo, type Sharp } from 'sharp'
 import { AppError } from '../../errors.ts'
-import { HEAD_BYTES, type FileStorage, type StagedUpload } from './storage.ts'
+import { type FileStorage, type StagedUpload, UploadMeter } from './storage.ts'
 
 /** The contract's limit for one image (one frame of an animation). */
 export const MAX_IMAGE_PIXELS = 50_000_000
@@ -146,27 +146,14 @@ export function thumbnailKey (fileId: string): string {
 
 /** Copies the upload to a local file, at most maxBytes, keeping its first bytes for sniffing. */
 async function receive (source: Readable, path: string, maxBytes: number): Promise<Buffer> {
-  const headChunks: Buffer[] = []
-  let headSize = 0
-  let size = 0
-  const meter = new Transform({
-    transform (chunk: Buffer, _encoding, callback) {
-      size += chunk.length
-      if (size > maxBytes) return callback(new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`))
-      if (headSize < HEAD_BYTES) {
-        headChunks.push(chunk.subarray(0, HEAD_BYTES - headSize))
-        headSize += Math.min(chunk.length, HEAD_BYTES - headSize)
-      }
-      callback(null, chunk)
-    }
-  })
+  const meter = new UploadMeter(maxBytes)
   const handle = await open(path, 'wx')
   try {
     await pipeline(source, meter, handle.createWriteStream())
   } finally {
     await handle.close().catch(() => {})
   }
-  return Buffer.concat(headChunks)
+  return meter.head
 }
 
 /** libvips failing on the bytes (corrupt, truncated, over the pixel limit) is the upload's fault; disk errors are not. */

@@ -1,9 +1,9 @@
 // Where uploaded bytes live: a small interface (an object store can implement it later) and a local directory
 // implementation, `${DATA_DIR}/files`, which several instances can share.
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash, type Hash, randomUUID } from 'node:crypto'
 import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Readable, Transform } from 'node:stream'
+import { type Readable, Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AppError } from '../../errors.ts'
 import { UUID_BODY } from '../../schemas/common.ts'
@@ -37,6 +37,35 @@ export interface ByteRange {
   end: number
 }
 
+/**
+ * Counts the bytes passing through (more than maxBytes fails it with 413 PAYLOAD_TOO_LARGE), hashes them when given
+ * a hash, and keeps the first HEAD_BYTES for sniffing the content type.
+ */
+export class UploadMeter extends Transform {
+  size = 0
+  private readonly headChunks: Buffer[] = []
+  private headSize = 0
+
+  constructor (private readonly maxBytes: number, readonly hash?: Hash) {
+    super()
+  }
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length
+    if (this.size > this.maxBytes) return callback(new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${this.maxBytes} bytes`))
+    this.hash?.update(chunk)
+    if (this.headSize < HEAD_BYTES) {
+      this.headChunks.push(chunk.subarray(0, HEAD_BYTES - this.headSize))
+      this.headSize += Math.min(chunk.length, HEAD_BYTES - this.headSize)
+    }
+    callback(null, chunk)
+  }
+
+  get head (): Buffer {
+    return Buffer.concat(this.headChunks)
+  }
+}
+
 export interface FileStorage {
   /** Streams `source` aside while counting and hashing it; more than `maxBytes` is 413 PAYLOAD_TOO_LARGE with nothing kept. */
   stage: (source: Readable, maxBytes: number) => Promise<StagedUpload>
@@ -58,22 +87,7 @@ export class LocalFileStorage implements FileStorage {
     await mkdir(this.tmpDir, { recursive: true })
     // Staged in the same directory tree, so that commit is an atomic rename.
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`)
-    const hash = createHash('sha256')
-    const headChunks: Buffer[] = []
-    let headSize = 0
-    let size = 0
-    const meter = new Transform({
-      transform (chunk: Buffer, _encoding, callback) {
-        size += chunk.length
-        if (size > maxBytes) return callback(new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`))
-        hash.update(chunk)
-        if (headSize < HEAD_BYTES) {
-          headChunks.push(chunk.subarray(0, HEAD_BYTES - headSize))
-          headSize += Math.min(chunk.length, HEAD_BYTES - headSize)
-        }
-        callback(null, chunk)
-      }
-    })
+    const meter = new UploadMeter(maxBytes, createHash('sha256'))
     // Created before the copy starts: a write stream opens its file asynchronously, so a copy failing at once
     // could otherwise create the file after the clean-up below had run.
     const handle = await open(tmpPath, 'wx')
@@ -86,9 +100,9 @@ export class LocalFileStorage implements FileStorage {
     }
     let path = tmpPath
     return {
-      size,
-      sha256: hash.digest('hex'),
-      head: Buffer.concat(headChunks),
+      size: meter.size,
+      sha256: meter.hash!.digest('hex'),
+      head: meter.head,
       commit: async (key) => {
         const target = this.pathOf(key)
         await rename(path, target)
