@@ -92,7 +92,7 @@ export interface paths {
         put?: never;
         /**
          * Renew a token
-         * @description Answers a new token for the same session, with a renewed expiry. The old token keeps working until it expires or the session is revoked.
+         * @description Answers a new token for the same session, with a renewed expiry: TOKEN_TTL_SECONDS from now, but never more than SESSION_MAX_AGE_SECONDS after the login (past that, sign in again: 401). The old token keeps working until it expires or the session is revoked; the session's streams stay open.
          */
         post: operations["tokenLogin"];
         delete?: never;
@@ -354,7 +354,7 @@ export interface paths {
          *
          *     Erasure reaches the log: once a message is gone for you (deleted for you or for everyone), your stored events that carry it (its `message.created` and `message.updated`) are erased, so a resume never replays it; ids still strictly increase, a resumed stream simply has no event for the erased ids. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends `event: reset` and continues live.
          *
-         *     `presence` and `typing` (never between two users one of whom has blocked the other), `session.revoked` (logout, a password change, a session revoked from another device, the account deleted), `reset` and `ready` have no id and are not replayed. After `session.revoked` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
+         *     `presence` and `typing` (never between two users one of whom has blocked the other), `session.revoked` (logout, a password change, a session revoked from another device, the account deleted, or the session expired: within 5 s of its expiry), `reset` and `ready` have no id and are not replayed. After `session.revoked` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
          *
          *     Each frame is one `StreamEvent`: `id` (durable events), `event` and one line of JSON `data`.
          */
@@ -943,7 +943,7 @@ export interface components {
             userId: string;
             online: boolean;
         };
-        /** @description `event: session.revoked` (no id): the session of this stream ended (logout, a password change elsewhere, revoked from another device, or the account deleted); the server then closes the stream. */
+        /** @description `event: session.revoked` (no id): the session of this stream ended (logout, a password change elsewhere, revoked from another device, the account deleted, or the session expired: streams are checked every 5 s); the server then closes the stream. Renewing the token (token login) before it expires keeps the stream open. */
         SessionRevokedEvent: Record<string, never>;
         /** @description `event: reset` (no id): the resume point cannot be served. */
         ResetEvent: {
@@ -2694,7 +2694,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description TOO_MANY_STREAMS: you already hold MAX_STREAMS_PER_USER streams (default 20; counted per server instance), or RATE_LIMITED: over RATE_LIMIT_PER_MINUTE. See Retry-After for the latter. */
+            /** @description TOO_MANY_STREAMS: you already hold MAX_STREAMS_PER_USER streams (default 20; counted across every instance, other instances' counts lagging by up to 5 s), or RATE_LIMITED: over RATE_LIMIT_PER_MINUTE. See Retry-After for the latter. */
             429: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];

@@ -58,6 +58,7 @@ import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/err
 import multipartPlugin from './plugins/multipart.ts'
 import jsonPlugin from './plugins/json.ts'
 import limitsPlugin from './plugins/limits.ts'
+import { SharedRateStore } from './plugins/rate-store.ts'
 import swaggerPlugin from './plugins/swagger.ts'
 import { buildValidator } from './plugins/validation.ts'
 import webPlugin from './plugins/web.ts'
@@ -115,7 +116,10 @@ export async function buildApp (config: Config): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(config),
     logController: new OneLineLogController(),
-    requestTimeout: config.requestTimeoutMs,
+    // An idle timeout, not a total one: an upload over a slow link may take minutes while bytes keep arriving.
+    // Request headers keep Node's own bound (headersTimeout, 60 s).
+    requestTimeout: 0,
+    connectionTimeout: config.requestIdleTimeoutMs,
     // Opening the database runs its migrations: on a slow disk or a large database that takes more than the default 10 s.
     pluginTimeout: 120_000,
     bodyLimit: 1024 * 1024,
@@ -145,14 +149,16 @@ export async function buildApp (config: Config): Promise<App> {
     // A malformed preflight would get a text/plain 400, outside the contract's error shape.
     strictPreflight: false
   })
-  await app.register(limitsPlugin, { perMinute: config.rateLimitPerMinute, sendsPerMinute: config.rateLimitSendsPerMinute })
-  await app.register(swaggerPlugin, { version })
-  await app.register(multipartPlugin, { maxUploadBytes: config.maxUploadBytes })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, busUrl: config.busUrl, faultKillAfterCommit: config.faultKillAfterCommit })
   const { db, bus, log } = app
+  // On PostgreSQL several instances may serve one service: their budgets are counted together.
+  const rateStore = app.database.kind === 'postgres' ? new SharedRateStore(db, log) : undefined
+  await app.register(limitsPlugin, { perMinute: config.rateLimitPerMinute, sendsPerMinute: config.rateLimitSendsPerMinute, store: rateStore })
+  await app.register(swaggerPlugin, { version })
+  await app.register(multipartPlugin, { maxUploadBytes: config.maxUploadBytes })
 
   // Services, each built once, dependencies first.
-  const sessions = new SessionsService(db, bus, config.tokenTtlSeconds)
+  const sessions = new SessionsService(db, bus, { ttlSeconds: config.tokenTtlSeconds, maxAgeSeconds: config.sessionMaxAgeSeconds }, log)
   // Requests go through `used`, which also keeps lastUsedAt (at most one write a minute per session).
   await app.register(authPlugin, { secret: jwtSecret, liveSessions: sessions.used })
   const eventLog = new EventLog(db)
@@ -162,6 +168,7 @@ export async function buildApp (config: Config): Promise<App> {
   const storage = new LocalFileStorage(join(config.dataDir, 'files'))
   const images = new ImageProcessor(storage, join(config.dataDir, 'tmp', 'images'))
   const files = new FilesService(db, storage, images, { maxUploadBytes: config.maxUploadBytes, quotaBytes: config.storageQuotaBytes }, log)
+  await files.sweepStaged()
   const links = new FileLinks(deriveLinkKey(jwtSecret), config.fileUrlTtlSeconds)
   const passwords = await createPasswordHasher(config.argon2)
   const blocks = new BlocksService(db, outbox)
@@ -180,10 +187,11 @@ export async function buildApp (config: Config): Promise<App> {
 
   await presence.start()
   events.start()
+  sessions.startPruning(config.pruneIntervalMs)
   // Streams never end by themselves: end them before the server waits for connections to drain.
   app.addHook('preClose', async () => {
     typingRelay.stop()
-    await events.stop()
+    await Promise.all([events.stop(), sessions.stopPruning(3000)])
   })
 
   // File links (FileRef.downloadUrl/thumbnailUrl, uploaded avatars) are signed as they leave, in every JSON

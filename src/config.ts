@@ -43,9 +43,15 @@ export interface Config {
   sseRetryMs: number
   /** How often an instance renews its presence; presence of an instance silent for 3 periods expires. */
   presenceRenewMs: number
-  /** How often old events are pruned. */
+  /** How often old events, and revoked or expired sessions, are pruned. */
   pruneIntervalMs: number
-  requestTimeoutMs: number
+  /** How often each instance checks the sessions of its open streams, ending those whose session expired. */
+  streamSessionCheckMs: number
+  /**
+   * A connection that neither sends nor receives a byte for this long is closed (REQUEST_IDLE_TIMEOUT_SECONDS): a
+   * slow upload that keeps moving is never cut, a stalled one is. Event streams are exempt (heartbeats keep them busy).
+   */
+  requestIdleTimeoutMs: number
   /** GET /health answers 503 when the database has not answered within this time. */
   healthTimeoutMs: number
   /** With a bus that notifies after commit (NATS): how often each instance re-reads where its streams' users' event ids stand. */
@@ -169,6 +175,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     maxStreamsPerUser: integer(env, 'MAX_STREAMS_PER_USER', 20, 1, 100000),
     storageQuotaBytes: integer(env, 'STORAGE_QUOTA_BYTES', 1073741824, 1, 2 ** 50),
     fileUrlTtlSeconds: integer(env, 'FILE_URL_TTL_SECONDS', 3600, 1, 7 * 86400),
+    requestIdleTimeoutMs: integer(env, 'REQUEST_IDLE_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     logLevel,
     argon2: OWASP_ARGON2,
@@ -176,7 +183,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     sseRetryMs: 3000,
     presenceRenewMs: 5000,
     pruneIntervalMs: 3600000,
-    requestTimeoutMs: 120000,
+    streamSessionCheckMs: 5000,
     healthTimeoutMs: 5000,
     busSweepMs: 1000,
     faultKillAfterCommit: testFault(env.CHAT_TEST_FAULT, env.NODE_ENV === 'production')

@@ -50,7 +50,7 @@ tap.test('defaults match the contract\'s configuration table', async (t) => {
   })
   t.same(config.argon2, OWASP_ARGON2)
   t.ok(config.argon2.memoryCost >= 19456 && config.argon2.timeCost >= 2 && config.argon2.parallelism >= 1, 'at least OWASP\'s argon2id parameters')
-  t.ok(config.requestTimeoutMs > 0, 'a request timeout')
+  t.equal(config.requestIdleTimeoutMs, 60_000, 'an idle timeout of 60 s')
   t.same(loadConfig({ PORT: '', LOG_LEVEL: '', DATA_DIR: '' }).port, 3000, 'empty values mean the default')
 })
 

@@ -223,3 +223,30 @@ t.test('a deleted file\'s bytes go once nobody sees it', async (t) => {
   t.notOk(existsSync(join(filesDir, clearedByPeer.file!.id)), 'cleared by one, deleted by the other: bytes gone')
   t.same(await history(alice, bob), [])
 })
+
+t.test('clearing erases the cleared messages from the clearer\'s log; the peer\'s log keeps them until the peer clears too', async (t) => {
+  const [alice, bob] = await pair()
+  const secret = `cleared-${randomUUID()}`
+  const kept = `kept-${randomUUID()}`
+  const first = await sendText(alice, bob, secret)
+  await edit(alice, first.id, `${secret} (edited)`)
+  await sendText(bob, alice, `${secret} reply`)
+
+  const cleared = await alice.api.DELETE('/conversations/{peerId}/messages', { params: { path: { peerId: bob.id } } })
+  t.equal(cleared.response.status, 204)
+  const later = await sendText(bob, alice, kept)
+  const aliceReplay = await replayAll(t, baseUrl, alice, () => sendText(bob, alice, 'marker'))
+  t.notOk(aliceReplay.some((e) => e.raw.includes(secret)), 'a resume from 0 no longer carries the cleared content (created or updated)')
+  t.ok(aliceReplay.some((e) => e.event === 'history.cleared'), 'the clearing itself is replayed')
+  t.ok(aliceReplay.some((e) => e.event === 'message.created' && e.data.id === later.id), 'a message after the clear is replayed')
+  const ids = aliceReplay.map((e) => e.id)
+  t.same(ids, [...ids].sort((x, y) => x - y), 'ids still increase')
+
+  const bobReplay = await replayAll(t, baseUrl, bob, () => sendText(alice, bob, 'marker'))
+  t.ok(bobReplay.some((e) => e.raw.includes(secret)), 'the peer, who did not clear, still has them')
+
+  await bob.api.DELETE('/conversations/{peerId}/messages', { params: { path: { peerId: alice.id } } })
+  const bobAfter = await replayAll(t, baseUrl, bob, () => sendText(alice, bob, 'marker 2'))
+  t.notOk(bobAfter.some((e) => e.raw.includes(secret)), 'erased from the peer\'s log once the peer clears')
+  t.equal(await storedEventsContaining(secret), 0, 'no stored event of anyone carries the cleared content')
+})

@@ -79,6 +79,16 @@ export const presence = pgTable('presence', {
   streams: integer('streams').notNull().default(1)
 }, (t) => [primaryKey({ columns: [t.userId, t.instanceId] })])
 
+/**
+ * Per-minute budgets shared by the instances on one PostgreSQL (rate limits): a key's count in its current window
+ * (from its first hit, in ms since the epoch), to which each instance adds what it counted every second.
+ */
+export const rateCounters = pgTable('rate_counters', {
+  key: text('key').primaryKey(),
+  windowStart: bigint('window_start', { mode: 'number' }).notNull(),
+  count: integer('count').notNull()
+})
+
 export const files = pgTable('files', {
   id: uuid('id').primaryKey().defaultRandom(),
   ownerId: uuid('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),

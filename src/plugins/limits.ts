@@ -1,9 +1,10 @@
 // Per-minute budgets (rate limits): named, keyed by what they protect (a client address, a username, a user),
 // answered with RateLimit-Limit/Remaining/Reset and, past the budget, 429 RATE_LIMITED with Retry-After.
-import fastifyRateLimit from '@fastify/rate-limit'
+import fastifyRateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.ts'
+import { BUDGET_WINDOW_MS, type SharedRateStore } from './rate-store.ts'
 
 export type BudgetHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
@@ -31,7 +32,6 @@ declare module 'fastify' {
   }
 }
 
-const WINDOW_MS = 60_000
 const tightest = Symbol('tightest remaining budget')
 
 function tooMany (reply: FastifyReply, retryAfter: number): never {
@@ -39,12 +39,23 @@ function tooMany (reply: FastifyReply, retryAfter: number): never {
   throw new AppError('RATE_LIMITED', `Too many requests: retry in ${retryAfter} s`)
 }
 
-async function limitsPlugin (app: FastifyInstance, options: { perMinute: number, sendsPerMinute: number }) {
-  await app.register(fastifyRateLimit, { global: false })
+export interface LimitsOptions {
+  perMinute: number
+  sendsPerMinute: number
+  /** Where budgets are counted when several instances share them; each instance's memory without it. */
+  store?: SharedRateStore
+}
+
+async function limitsPlugin (app: FastifyInstance, options: LimitsOptions) {
+  const { store } = options
+  // @fastify/rate-limit builds its store with `new`: a constructor that answers the one already built.
+  const shared = store === undefined ? {} : { store: function SharedStore () { return store } as unknown as FastifyRateLimitStoreCtor }
+  await app.register(fastifyRateLimit, { global: false, ...shared })
+  if (store !== undefined) app.addHook('onClose', async () => { await store.close() })
   app.decorateRequest(tightest, null)
 
   app.decorate('budget', (name: string, max: number, key: (request: FastifyRequest) => string | undefined): BudgetHook => {
-    const check = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => `${name}:${key(request) ?? ''}` })
+    const check = app.createRateLimit({ max, timeWindow: BUDGET_WINDOW_MS, keyGenerator: (request) => `${name}:${key(request) ?? ''}` })
     return async (request, reply) => {
       if (key(request) === undefined) return
       const result = await check(request)
@@ -61,7 +72,7 @@ async function limitsPlugin (app: FastifyInstance, options: { perMinute: number,
   })
 
   app.decorate('failureBudget', (name: string, max: number, key: (request: FastifyRequest) => string): FailureBudget => {
-    const counter = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => `${name}:${key(request)}` })
+    const counter = app.createRateLimit({ max, timeWindow: BUDGET_WINDOW_MS, keyGenerator: (request) => `${name}:${key(request)}` })
     return {
       check: async (request, reply) => {
         const result = await counter(request, { increment: false })

@@ -73,7 +73,7 @@ export default async function authRoutes (app: App, { auth, sessions }: { auth: 
       operationId: 'tokenLogin',
       security: [],
       summary: 'Renew a token',
-      description: 'Answers a new token for the same session, with a renewed expiry. The old token keeps working until it expires or the session is revoked.',
+      description: 'Answers a new token for the same session, with a renewed expiry: TOKEN_TTL_SECONDS from now, but never more than SESSION_MAX_AGE_SECONDS after the login (past that, sign in again: 401). The old token keeps working until it expires or the session is revoked; the session\'s streams stay open.',
       tags: ['auth'],
       body: TokenLoginBodySchema,
       response: {

@@ -2,6 +2,7 @@
 // user it holds streams for, renews its own liveness, and expires the rows of instances that went silent.
 import { and, eq, inArray, lt, sql } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
+import { array } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { logLevel } from '../../db/errors.ts'
 import { instances, presence } from '../../db/schema.ts'
@@ -13,6 +14,8 @@ export class Presence {
   private readonly queues = new Map<string, Promise<void>>()
   /** Users whose last change could not be applied (the database was unreachable): applied again at the next renewal. */
   private readonly unsynced = new Set<string>()
+  /** Users whose stream count changed since it was last written (other instances read it to bound streams per user). */
+  private readonly recounted = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private renewal: Promise<void> = Promise.resolve()
 
@@ -59,7 +62,10 @@ export class Presence {
   streamOpened (userId: string): Promise<void> {
     const count = (this.local.get(userId) ?? 0) + 1
     this.local.set(userId, count)
-    if (count > 1) return Promise.resolve()
+    if (count > 1) {
+      this.recounted.add(userId)
+      return Promise.resolve()
+    }
     return this.enqueue(userId, () => this.change(userId, true), true)
   }
 
@@ -67,10 +73,29 @@ export class Presence {
     const count = (this.local.get(userId) ?? 0) - 1
     if (count > 0) {
       this.local.set(userId, count)
+      this.recounted.add(userId)
       return Promise.resolve()
     }
     this.local.delete(userId)
     return this.enqueue(userId, () => this.change(userId, false), true)
+  }
+
+  /** Streams the user holds on this instance. */
+  streamsHere (userId: string): number {
+    return this.local.get(userId) ?? 0
+  }
+
+  /**
+   * Streams the user holds on the other live instances, as they last wrote them (their counts are written with
+   * each presence renewal, so they lag by up to one renewal period). 0 when this is the only instance.
+   */
+  async streamsElsewhere (userId: string): Promise<number> {
+    if (this.bus.kind === 'in-process') return 0
+    const [row] = await this.db.select({ streams: sql<number>`coalesce(sum(${presence.streams}), 0)`.mapWith(Number) })
+      .from(presence)
+      .innerJoin(instances, eq(instances.id, presence.instanceId))
+      .where(and(eq(presence.userId, userId), sql`${presence.instanceId} <> ${this.instanceId}`, sql`${instances.lastSeen} > ${this.expiry}`))
+    return row?.streams ?? 0
   }
 
   async onlineAmong (userIds: string[]): Promise<Set<string>> {
@@ -105,13 +130,28 @@ export class Presence {
         .where(and(eq(presence.userId, userId), sql`${presence.instanceId} <> ${this.instanceId}`, sql`${instances.lastSeen} > ${this.expiry}`))
         .limit(1)
       if (opened) {
-        await tx.insert(presence).values({ userId, instanceId: this.instanceId }).onConflictDoNothing()
+        await tx.insert(presence).values({ userId, instanceId: this.instanceId, streams: this.local.get(userId) ?? 1 }).onConflictDoNothing()
       } else {
         await tx.delete(presence).where(and(eq(presence.userId, userId), eq(presence.instanceId, this.instanceId)))
       }
       return elsewhere.length === 0
     })
     if (flipped) await this.bus.publish({ t: 'p', u: userId, o: opened })
+  }
+
+  /** Writes the stream counts that changed since the last renewal, in one statement. */
+  private async writeCounts (): Promise<void> {
+    const users = [...this.recounted].filter((userId) => this.local.has(userId))
+    this.recounted.clear()
+    if (users.length === 0) return
+    try {
+      await this.db.execute(sql`update ${presence} set streams = counted.streams
+        from unnest(${array(users, 'uuid')}, ${array(users.map((userId) => this.local.get(userId)!), 'bigint')}) as counted(user_id, streams)
+        where ${presence.userId} = counted.user_id and ${presence.instanceId} = ${this.instanceId}`)
+    } catch (err) {
+      for (const userId of users) this.recounted.add(userId)
+      throw err
+    }
   }
 
   private async announceIfOffline (userId: string): Promise<void> {
@@ -140,6 +180,7 @@ export class Presence {
         }).catch(() => {})
       }
     }
+    await this.writeCounts()
     const dead = (await this.db.select({ id: instances.id }).from(instances).where(lt(instances.lastSeen, this.expiry))).map((row) => row.id)
     if (dead.length === 0) return
     // Whoever deletes a row announces it: concurrent sweepers on other instances get disjoint rows.

@@ -16,7 +16,7 @@ Durable events (\`message.created\`, \`message.read\`, \`history.cleared\`, \`co
 
 Erasure reaches the log: once a message is gone for you (deleted for you or for everyone), your stored events that carry it (its \`message.created\` and \`message.updated\`) are erased, so a resume never replays it; ids still strictly increase, a resumed stream simply has no event for the erased ids. Events are kept EVENTS_RETENTION_DAYS; resuming from before that sends \`event: reset\` and continues live.
 
-\`presence\` and \`typing\` (never between two users one of whom has blocked the other), \`session.revoked\` (logout, a password change, a session revoked from another device, the account deleted), \`reset\` and \`ready\` have no id and are not replayed. After \`session.revoked\` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
+\`presence\` and \`typing\` (never between two users one of whom has blocked the other), \`session.revoked\` (logout, a password change, a session revoked from another device, the account deleted, or the session expired: within 5 s of its expiry), \`reset\` and \`ready\` have no id and are not replayed. After \`session.revoked\` the server closes the stream. A client that stops reading is disconnected once the server can no longer write to it (it can resume by id).
 
 Each frame is one \`StreamEvent\`: \`id\` (durable events), \`event\` and one line of JSON \`data\`.`
 
@@ -27,7 +27,7 @@ function flattenString (value: unknown): void {
 export default async function eventsRoutes (app: App, { events }: { events: EventsService }) {
   app.addHook('onRequest', app.authenticate)
   // Streams each user holds on this instance: counted before the stream opens, released when its response closes
-  // (ended by the server or dropped by the client).
+  // (ended by the server or dropped by the client). Other instances' counts come from their presence rows.
   const held = new Map<string, number>()
 
   app.get('', {
@@ -47,7 +47,7 @@ export default async function eventsRoutes (app: App, { events }: { events: Even
         },
         400: errorResponse('VALIDATION_ERROR: Last-Event-ID or lastEventId is not a decimal id.'),
         401: unauthorizedResponse,
-        429: errorResponse('TOO_MANY_STREAMS: you already hold MAX_STREAMS_PER_USER streams (default 20; counted per server instance), or RATE_LIMITED: over RATE_LIMIT_PER_MINUTE. See Retry-After for the latter.')
+        429: errorResponse('TOO_MANY_STREAMS: you already hold MAX_STREAMS_PER_USER streams (default 20; counted across every instance, other instances\' counts lagging by up to 5 s), or RATE_LIMITED: over RATE_LIMIT_PER_MINUTE. See Retry-After for the latter.')
       }
     }
   }, async (request, reply) => {
@@ -56,11 +56,19 @@ export default async function eventsRoutes (app: App, { events }: { events: Even
     const holding = held.get(userId) ?? 0
     if (holding >= app.config.maxStreamsPerUser) fail('TOO_MANY_STREAMS')
     held.set(userId, holding + 1)
-    reply.raw.once('close', () => {
+    const release = () => {
       const left = (held.get(userId) ?? 1) - 1
       if (left > 0) held.set(userId, left)
       else held.delete(userId)
-    })
+    }
+    try {
+      // Held here (reserved above) and on the other instances, as they last wrote it.
+      if (holding + await events.streamsElsewhere(userId) >= app.config.maxStreamsPerUser) fail('TOO_MANY_STREAMS')
+    } catch (err) {
+      release()
+      throw err
+    }
+    reply.raw.once('close', release)
     reply.hijack()
     const res = reply.raw
     // Only the headers a stream needs (CORS included): a response's header block lives as long as the
@@ -79,6 +87,8 @@ export default async function eventsRoutes (app: App, { events }: { events: Even
     // reading a character makes V8 flatten it into one (about 2 KiB less per open stream).
     flattenString((res as unknown as { _header?: unknown })._header)
     request.raw.socket.setNoDelay(true)
+    // Heartbeats keep a stream busy; a quiet client (it only reads) must not count as an idle connection.
+    request.raw.socket.setTimeout(0)
     // The request's log line comes only when the stream ends (request-log.ts): say now that it opened.
     request.log.info({ req: request, res: reply }, 'event stream opened')
     try {

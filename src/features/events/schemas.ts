@@ -56,7 +56,7 @@ export type PresenceEvent = Static<typeof PresenceEventSchema>
 
 export const SessionRevokedEventSchema = Type.Object({}, {
   $id: 'SessionRevokedEvent',
-  description: '`event: session.revoked` (no id): the session of this stream ended (logout, a password change elsewhere, revoked from another device, or the account deleted); the server then closes the stream.'
+  description: '`event: session.revoked` (no id): the session of this stream ended (logout, a password change elsewhere, revoked from another device, the account deleted, or the session expired: streams are checked every 5 s); the server then closes the stream. Renewing the token (token login) before it expires keeps the stream open.'
 })
 
 export const ResetEventSchema = Type.Object({

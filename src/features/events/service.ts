@@ -13,7 +13,7 @@ import { EventStream } from './stream.ts'
 /** How long stopping waits for the database (withdrawing presence, a prune under way). */
 const STOP_DATABASE_MS = 3000
 
-export type EventsSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseStallTimeoutMs' | 'pruneIntervalMs' | 'eventsRetentionDays' | 'busSweepMs'>
+export type EventsSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseStallTimeoutMs' | 'pruneIntervalMs' | 'eventsRetentionDays' | 'busSweepMs' | 'streamSessionCheckMs'>
 
 export interface EventsDependencies {
   eventLog: EventLog
@@ -70,8 +70,13 @@ export class EventsService {
     // Prune at start too: an instance restarted more often than the interval would otherwise never prune.
     this.schedulePrune()
     const prune = setInterval(() => this.schedulePrune(), this.settings.pruneIntervalMs)
-    for (const timer of [heartbeat, prune]) timer.unref()
-    this.timers.push(heartbeat, prune)
+    // A session that expires announces nothing (a revocation does): its streams end at the next check, which
+    // also ends those whose revocation notice was lost.
+    const sessionCheck = setInterval(() => {
+      this.checkAllSessions().catch((err: unknown) => this.log[logLevel(err)]({ err }, 'stream session check failed'))
+    }, this.settings.streamSessionCheckMs)
+    for (const timer of [heartbeat, prune, sessionCheck]) timer.unref()
+    this.timers.push(heartbeat, prune, sessionCheck)
     if (this.bus.sendsAfterCommit) {
       // Notices sent after the commit can be lost (the sender died in between, the bus was down): the
       // events table is the source of truth, so each instance re-reads where its users' ids stand.
@@ -153,6 +158,11 @@ export class EventsService {
     }
   }
 
+  /** Streams the user holds on the other instances (0 on a single instance). */
+  streamsElsewhere (userId: string): Promise<number> {
+    return this.presence.streamsElsewhere(userId)
+  }
+
   /** Why a resume from `afterId` cannot be served, if it cannot. */
   private async resetReason (userId: string, afterId: number, latest: number): Promise<'expired' | 'unknown' | undefined> {
     if (afterId > latest) return 'unknown'
@@ -210,8 +220,16 @@ export class EventsService {
     for (const stream of this.hubs.streamsOf(watcherId)) stream.sendTransient('presence', data)
   }
 
-  private async checkSessions (userId: string): Promise<void> {
-    const streams = [...this.hubs.streamsOf(userId)]
+  private checkSessions (userId: string): Promise<void> {
+    return this.endDeadSessions([...this.hubs.streamsOf(userId)])
+  }
+
+  private checkAllSessions (): Promise<void> {
+    return this.endDeadSessions([...this.hubs.allStreams()])
+  }
+
+  /** Ends, with `session.revoked`, those of these streams whose session is no longer live (revoked or expired). */
+  private async endDeadSessions (streams: EventStream[]): Promise<void> {
     if (streams.length === 0) return
     const live = await this.liveSessions([...new Set(streams.map((stream) => stream.sessionId))])
     for (const stream of streams) if (!live.has(stream.sessionId)) stream.revoke()

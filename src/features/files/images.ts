@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises'
 import { fileTypeFromBuffer } from 'file-type'
 import sharp, { type OutputInfo, type Sharp } from 'sharp'
 import { AppError } from '../../errors.ts'
-import { type FileStorage, type StagedUpload, UploadMeter } from './storage.ts'
+import { type FileStorage, type StagedUpload, sweepStale, UploadMeter } from './storage.ts'
 
 /** The contract's limit for one image (one frame of an animation). */
 export const MAX_IMAGE_PIXELS = 50_000_000
@@ -47,6 +47,11 @@ export class ImageProcessor {
   ) {
     // libvips' operation cache would keep decoded images alive after their upload ended.
     sharp.cache(false)
+  }
+
+  /** Deletes uploads left in the work directory (by a crash) untouched for `olderThanMs`; answers how many. */
+  sweepWork (olderThanMs: number): Promise<number> {
+    return sweepStale(this.workDir, '.upload', olderThanMs)
   }
 
   /** Receives an image upload (at most maxBytes), checks and re-encodes it, and stages the result and its thumbnail. */

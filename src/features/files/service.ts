@@ -147,6 +147,19 @@ export class FilesService {
     }
   }
 
+  /**
+   * Deletes uploads a crash left half-received or unprocessed (staged files, images being decoded) once they are
+   * an hour old: newer ones may belong to another instance sharing the directory. Never fails: it is logged.
+   */
+  async sweepStaged (olderThanMs = 3600_000): Promise<void> {
+    try {
+      const swept = await this.storage.sweepStaged(olderThanMs) + await this.images.sweepWork(olderThanMs)
+      if (swept > 0) this.log.info({ swept }, 'deleted uploads left by an earlier crash')
+    } catch (err) {
+      this.log.error({ err }, 'could not sweep staged uploads')
+    }
+  }
+
   /** Deletes the rows of those files nothing refers to any more (in the caller's transaction); answers their ids. */
   async removeUnreferenced (tx: Db, ids: string[]): Promise<string[]> {
     return deleteUnreferencedFiles(tx, [...new Set(ids)])

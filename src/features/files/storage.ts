@@ -1,7 +1,7 @@
 // Where uploaded bytes live: a small interface (an object store can implement it later) and a local directory
 // implementation, `${DATA_DIR}/files`, which several instances can share.
 import { createHash, type Hash, randomUUID } from 'node:crypto'
-import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Readable, Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -71,6 +71,8 @@ export interface FileStorage {
   stage: (source: Readable, maxBytes: number) => Promise<StagedUpload>
   open: (key: string, range?: ByteRange) => Promise<StoredObject | undefined>
   remove: (key: string) => Promise<void>
+  /** Deletes staged uploads untouched for `olderThanMs` (left by a crash); answers how many. */
+  sweepStaged: (olderThanMs: number) => Promise<number>
 }
 
 // A file id, or a file id with a variant suffix (its thumbnail).
@@ -134,6 +136,10 @@ export class LocalFileStorage implements FileStorage {
     await unlinkIfPresent(this.pathOf(key))
   }
 
+  sweepStaged (olderThanMs: number): Promise<number> {
+    return sweepStale(this.tmpDir, '.part', olderThanMs)
+  }
+
   private pathOf (key: string): string {
     // Keys are file ids (with a variant suffix); anything else must never become a path.
     if (!KEY.test(key) || key !== key.toLowerCase()) throw new Error(`invalid storage key ${JSON.stringify(key)}`)
@@ -147,4 +153,32 @@ async function unlinkIfPresent (path: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
+}
+
+/**
+ * Deletes the files of `dir` named `*${suffix}` not modified for `olderThanMs`; answers how many. Only old ones: a
+ * directory several instances share may hold another instance's upload in progress (written to, so recent).
+ */
+export async function sweepStale (dir: string, suffix: string, olderThanMs: number): Promise<number> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw err
+  }
+  const before = Date.now() - olderThanMs
+  let swept = 0
+  for (const name of names) {
+    if (!name.endsWith(suffix)) continue
+    const path = join(dir, name)
+    try {
+      if ((await stat(path)).mtimeMs >= before) continue
+      await unlink(path)
+      swept++
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+  return swept
 }

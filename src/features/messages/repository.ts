@@ -2,7 +2,8 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, sql } from 'drizzle-orm'
 import { anyUuid, array } from '../../db/arrays.ts'
 import { type Db, queryRows } from '../../db/client.ts'
-import { conversations, files, messageHidden, messages, users } from '../../db/schema.ts'
+import { conversations, events, files, messageHidden, messages, users } from '../../db/schema.ts'
+import { ERASED } from '../events/repository.ts'
 import { MAX_LISTED, type Reaction } from '../../schemas/models.ts'
 
 export type MessageKind = 'text' | 'file' | 'image'
@@ -170,6 +171,18 @@ export async function clearConversation (tx: Db, ownerId: string, peerId: string
     .onConflictDoUpdate({ target: [conversations.ownerId, conversations.peerId], set: { clearedSeq: sql`greatest(${conversations.clearedSeq}, ${conversations.lastSeq})` } })
     .returning({ clearedSeq: conversations.clearedSeq })
   return row!.clearedSeq
+}
+
+/**
+ * Erases from the owner's replayable log the events that carry the conversation's messages up to `clearedSeq`
+ * (the owner just cleared them): the rows stay as content-free placeholders, as eraseMessageEvents leaves them.
+ */
+export async function eraseClearedEvents (tx: Db, ownerId: string, peerId: string, clearedSeq: number): Promise<void> {
+  const [lo, hi] = pairOf(ownerId, peerId)
+  await tx.execute(sql`update ${events} set type = ${ERASED}, data = '{}', message_id = null
+    from ${messages}
+    where ${events.userId} = ${ownerId} and ${events.messageId} = ${messages.id}
+      and ${messages.pairLo} = ${lo} and ${messages.pairHi} = ${hi} and ${messages.seq} <= ${clearedSeq}`)
 }
 
 /** Deletes the messages both users have cleared (nobody can see them any more); answers the files they carried. */

@@ -11,7 +11,7 @@ import type { FilesService } from '../files/service.ts'
 import type { UsersService } from '../users/service.ts'
 import { toMessage } from './present.ts'
 import {
-  clearConversation, deleteClearedByBoth, findClearedSeq, findMessage, findSeqInPair, listConversations, listHistory, lockConversations, markRead,
+  clearConversation, deleteClearedByBoth, eraseClearedEvents, findClearedSeq, findMessage, findSeqInPair, listConversations, listHistory, lockConversations, markRead,
   markReadUpTo
 } from './repository.ts'
 import type { MessageWriter, SendResult } from './writer.ts'
@@ -139,7 +139,8 @@ export class MessagesService {
     const clearedAt = new Date()
     const removedFiles = await this.outbox.transaction(async (tx, emit) => {
       await lockConversations(tx, ownerId, peerId)
-      await clearConversation(tx, ownerId, peerId)
+      const clearedSeq = await clearConversation(tx, ownerId, peerId)
+      await eraseClearedEvents(tx, ownerId, peerId, clearedSeq)
       const fileIds = await deleteClearedByBoth(tx, ownerId, peerId)
       emit(ownerId, 'history.cleared', { peerId, clearedAt: clearedAt.toISOString() })
       return this.files.removeUnreferenced(tx, fileIds)

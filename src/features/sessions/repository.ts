@@ -1,7 +1,7 @@
 // Sessions table access: a session is live while not revoked and not expired.
 import { and, desc, eq, gt, isNull, lt, ne, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
-import type { Db } from '../../db/client.ts'
+import { type Db, queryRows } from '../../db/client.ts'
 import { sessions } from '../../db/schema.ts'
 import { MAX_LISTED } from '../../schemas/models.ts'
 
@@ -19,18 +19,28 @@ export interface DeviceRow extends SessionRow {
 
 const live = () => and(isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`))
 
-export async function insertSession (db: Db, userId: string, ttlSeconds: number, userAgent: string | null): Promise<SessionRow> {
+/** How long sessions live: each login or renewal gives `ttlSeconds`, never past `maxAgeSeconds` from the login. */
+export interface Lifetimes {
+  ttlSeconds: number
+  maxAgeSeconds: number
+}
+
+export async function insertSession (db: Db, userId: string, lifetimes: Lifetimes, userAgent: string | null): Promise<SessionRow> {
   const [row] = await db.insert(sessions)
-    .values({ userId, userAgent, expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})` })
+    .values({ userId, userAgent, expiresAt: sql`now() + make_interval(secs => ${Math.min(lifetimes.ttlSeconds, lifetimes.maxAgeSeconds)})` })
     .returning({ id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt })
   return row!
 }
 
-/** Extends a live session (a renewal is a use); undefined when it is no longer live. */
-export async function renewSession (db: Db, session: { sessionId: string, userId: string }, ttlSeconds: number): Promise<SessionRow | undefined> {
+/** Extends a live session (a renewal is a use), up to its maximum age; undefined when it is no longer live. */
+export async function renewSession (db: Db, session: { sessionId: string, userId: string }, lifetimes: Lifetimes): Promise<SessionRow | undefined> {
   const [row] = await db.update(sessions)
-    .set({ expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})`, lastUsedAt: sql`now()` })
-    .where(and(eq(sessions.id, session.sessionId), eq(sessions.userId, session.userId), live()))
+    .set({
+      expiresAt: sql`least(now() + make_interval(secs => ${lifetimes.ttlSeconds}), ${sessions.createdAt} + make_interval(secs => ${lifetimes.maxAgeSeconds}))`,
+      lastUsedAt: sql`now()`
+    })
+    .where(and(eq(sessions.id, session.sessionId), eq(sessions.userId, session.userId), live(),
+      gt(sql`${sessions.createdAt} + make_interval(secs => ${lifetimes.maxAgeSeconds})`, sql`now()`)))
     .returning({ id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt })
   return row
 }
@@ -77,4 +87,16 @@ export async function touchSessions (db: Db, ids: string[], minSeconds: number):
 export async function findLiveSessions (db: Db, ids: string[]): Promise<Map<string, string>> {
   const rows = await db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(anyUuid(sessions.id, ids), live()))
   return new Map(rows.map((row) => [row.id, row.userId]))
+}
+
+/** Deletes sessions that can never be used again (revoked or expired), at most `batchSize` rows a statement; answers how many. */
+export async function pruneDeadSessions (db: Db, batchSize = 5000): Promise<number> {
+  let total = 0
+  for (;;) {
+    const rows = await queryRows<{ id: string }>(db, sql`delete from ${sessions} where ${sessions.id} in (
+      select ${sessions.id} from ${sessions} where ${sessions.revokedAt} is not null or ${sessions.expiresAt} <= now() limit ${batchSize}
+    ) returning ${sessions.id}`)
+    total += rows.length
+    if (rows.length < batchSize) return total
+  }
 }

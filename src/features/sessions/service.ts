@@ -1,17 +1,19 @@
 // Sessions (one per login, a device): creating, renewing, listing and revoking them, and the live check every
 // authenticated request and stream relies on. Revocations are announced on the bus, so every instance closes
 // the streams of a revoked session.
+import type { FastifyBaseLogger } from 'fastify'
 import type { Bus } from '../../bus/index.ts'
 import type { Db } from '../../db/client.ts'
+import { logLevel } from '../../db/errors.ts'
 import { fail } from '../../errors.ts'
 import { Batcher } from '../../lib/batcher.ts'
 import type { SessionInfo } from '../../schemas/models.ts'
 import {
-  findLiveSessions, insertSession, listLiveSessions, renewSession, revokeOtherSessions, revokeSession, revokeSessionOf, type SessionRow,
-  touchSessions
+  findLiveSessions, insertSession, type Lifetimes, listLiveSessions, pruneDeadSessions, renewSession, revokeOtherSessions, revokeSession,
+  revokeSessionOf, type SessionRow, touchSessions
 } from './repository.ts'
 
-export type { SessionRow } from './repository.ts'
+export type { Lifetimes, SessionRow } from './repository.ts'
 
 /** lastUsedAt is written at most this often per session: a request costs no write of its own. */
 export const LAST_USED_RESOLUTION_SECONDS = 60
@@ -28,11 +30,14 @@ export class SessionsService {
   /** When this instance last wrote each session's lastUsedAt (ms); entries older than the resolution are swept. */
   private readonly touched = new Map<string, number>()
   private lastSweep = Date.now()
+  private pruneTimer: NodeJS.Timeout | undefined
+  private pruning: Promise<unknown> = Promise.resolve()
 
   constructor (
     private readonly db: Db,
     private readonly bus: Bus,
-    private readonly ttlSeconds: number
+    private readonly lifetimes: Lifetimes,
+    private readonly log: FastifyBaseLogger
   ) {
     this.checks = new Batcher(async (ids) => {
       const live = await findLiveSessions(db, [...new Set(ids)])
@@ -46,12 +51,36 @@ export class SessionsService {
 
   /** A new session; `userAgent` is the login request's User-Agent header, kept to tell devices apart. */
   create (userId: string, userAgent?: string): Promise<SessionRow> {
-    return insertSession(this.db, userId, this.ttlSeconds, boundUserAgent(userAgent))
+    return insertSession(this.db, userId, this.lifetimes, boundUserAgent(userAgent))
   }
 
-  /** Extends a live session; undefined when it is no longer live. */
+  /** Extends a live session by the TTL, never past its maximum age; undefined when it is no longer live. */
   renew (session: { sessionId: string, userId: string }): Promise<SessionRow | undefined> {
-    return renewSession(this.db, session, this.ttlSeconds)
+    return renewSession(this.db, session, this.lifetimes)
+  }
+
+  /** Deletes the rows of revoked and expired sessions (nothing can use them again), now and every `intervalMs`. */
+  startPruning (intervalMs: number): void {
+    const prune = () => {
+      this.pruning = this.pruning.then(() => this.prune()).catch((err: unknown) => this.log[logLevel(err)]({ err }, 'session pruning failed'))
+    }
+    prune()
+    this.pruneTimer = setInterval(prune, intervalMs)
+    this.pruneTimer.unref()
+  }
+
+  /** Stops pruning; answers when a prune under way has ended, or after `waitMs` (a database that does not answer). */
+  async stopPruning (waitMs: number): Promise<void> {
+    clearInterval(this.pruneTimer)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.pruning, new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs) })])
+    clearTimeout(timer)
+  }
+
+  async prune (): Promise<number> {
+    const pruned = await pruneDeadSessions(this.db)
+    if (pruned > 0) this.log.info({ pruned }, 'pruned revoked and expired sessions')
+    return pruned
   }
 
   /** Which of these sessions are live (not revoked, not expired), with their users. */
