@@ -287,8 +287,10 @@ tap.test('hardening', async (t) => {
     }
   })
 
-  t.test('the server has a request timeout', async (t) => {
-    t.ok(app.server.requestTimeout > 0, `requestTimeout ${app.server.requestTimeout}`)
+  t.test('the server closes idle connections (an idle timeout, not a total one: slow uploads that keep moving complete)', async (t) => {
+    t.equal(app.server.timeout, 60_000, 'REQUEST_IDLE_TIMEOUT_SECONDS')
+    t.equal(app.server.requestTimeout, 0, 'no total request timeout')
+    t.ok(app.server.headersTimeout > 0, `headers still bounded (${app.server.headersTimeout} ms)`)
   })
 
   t.test('CORS only for the configured origins', async (t) => {

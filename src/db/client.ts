@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import type { SQL } from 'drizzle-orm'
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
@@ -80,4 +80,18 @@ export async function openDatabase ({ databaseUrl, dataDir, poolSize = 10 }: Ope
 export async function queryRows<T> (db: Db, query: SQL): Promise<T[]> {
   const result = await db.execute(query) as unknown
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
+}
+
+const dialect = new PgDialect()
+
+/**
+ * As queryRows, but planned for its parameter values every time (an unnamed statement, never a prepared one). For
+ * a query whose best plan depends on a value, such as a search pattern: after a few runs PostgreSQL may switch a
+ * prepared statement to one generic plan, chosen without the pattern, and it can be a hundred times slower.
+ */
+export async function queryRowsPlannedEachTime<T> (db: Db, query: SQL): Promise<T[]> {
+  const { sql: text, params } = dialect.sqlToQuery(query)
+  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client
+  if (client instanceof PGlite) return (await client.query<T>(text, params)).rows
+  return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: false }) as unknown as T[]
 }

@@ -16,9 +16,13 @@ interface Count {
   timeWindow: number
   /** The cluster's count as of the last sync (this instance's synced hits included). */
   shared: number
-  /** Counted here since the last sync. */
+  /** Counted here and being added to the shared row by the sync under way. */
+  syncing: number
+  /** Counted here since the last sync began. */
   pending: number
 }
+
+const total = (count: Count) => count.shared + count.syncing + count.pending
 
 type Callback = (err: Error | null, result: { current: number, ttl: number }) => void
 
@@ -39,18 +43,18 @@ export class SharedRateStore {
     const now = Date.now()
     let count = this.counts.get(key)
     if (count === undefined || count.windowStart + timeWindow <= now) {
-      count = { windowStart: now, timeWindow, shared: 0, pending: 0 }
+      count = { windowStart: now, timeWindow, shared: 0, syncing: 0, pending: 0 }
       this.counts.set(key, count)
     }
     count.pending++
-    callback(null, { current: count.shared + count.pending, ttl: count.windowStart + timeWindow - now })
+    callback(null, { current: total(count), ttl: count.windowStart + timeWindow - now })
   }
 
   read (key: string, callback: Callback, timeWindow: number): void {
     const now = Date.now()
     const count = this.counts.get(key)
     if (count === undefined || count.windowStart + timeWindow <= now) return callback(null, { current: 0, ttl: 0 })
-    callback(null, { current: count.shared + count.pending, ttl: count.windowStart + timeWindow - now })
+    callback(null, { current: total(count), ttl: count.windowStart + timeWindow - now })
   }
 
   /** Every route shares this one store (the budgets are named by their keys). */
@@ -75,7 +79,10 @@ export class SharedRateStore {
       else if (count.pending > 0) sent.push({ key, count, delta: count.pending })
     }
     if (sent.length > 0) {
-      for (const { count, delta } of sent) count.pending -= delta
+      for (const { count, delta } of sent) {
+        count.syncing = delta
+        count.pending -= delta
+      }
       try {
         const rows = await queryRows<{ key: string, window_start: string | number, count: number }>(this.db, sql`
           insert into ${rateCounters} as r (key, window_start, count)
@@ -85,9 +92,9 @@ export class SharedRateStore {
             window_start = case when r.window_start + ${BUDGET_WINDOW_MS} <= ${now} then excluded.window_start else r.window_start end,
             count = case when r.window_start + ${BUDGET_WINDOW_MS} <= ${now} then excluded.count else r.count + excluded.count end
           returning key, window_start, count`)
+        const sentCounts = new Map(sent.map(({ key, count }) => [key, count]))
         for (const row of rows) {
-          const count = this.counts.get(row.key)
-          if (count === undefined) continue
+          const count = sentCounts.get(row.key)!
           count.windowStart = Number(row.window_start)
           count.shared = row.count
         }
@@ -95,6 +102,8 @@ export class SharedRateStore {
         // Counted again at the next sync; meanwhile the budgets hold per instance.
         for (const { count, delta } of sent) count.pending += delta
         throw err
+      } finally {
+        for (const { count } of sent) count.syncing = 0
       }
     }
     if (now - this.lastCleanup >= BUDGET_WINDOW_MS) {

@@ -2,8 +2,7 @@
 // paged by a message id. Runs per conversation of the caller (one, with peerId), each by the pair index or the
 // trigram index, whichever the planner finds cheaper for the query.
 import { and, eq, or, sql } from 'drizzle-orm'
-import type { Db } from '../../db/client.ts'
-import { queryRows } from '../../db/client.ts'
+import { type Db, queryRowsPlannedEachTime } from '../../db/client.ts'
 import { conversations, messageHidden, messages } from '../../db/schema.ts'
 import { fail } from '../../errors.ts'
 import type { Message } from '../../schemas/models.ts'
@@ -51,7 +50,8 @@ export class MessageSearch {
    * a trigram index serves queries of 3 characters or more; shorter ones walk the conversation's pair index back.
    */
   private async matchingIds (userId: string, query: SearchQuery & { beforeSeq: number | undefined }): Promise<string[]> {
-    const rows = await queryRows<{ id: string }>(this.db, sql`
+    // Planned for the pattern each time: the trigram index for a rare one, the pair index for a common one.
+    const rows = await queryRowsPlannedEachTime<{ id: string }>(this.db, sql`
       select found.id from ${conversations} as c
       cross join lateral (
         select m.id, m.seq from ${messages} as m
