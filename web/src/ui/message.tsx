@@ -5,13 +5,14 @@ import { deleteMessage, deliver, discard, editMessage, react } from '../actions.
 import type { FileRef, Message } from '../api.ts'
 import { formatSize } from '../files.ts'
 import type { Pending } from '../store.ts'
+import { refreshLinks } from '../sync.ts'
 import { time } from './format.ts'
 
 export interface Viewing { url: string, name: string }
 
 const EMOJI = ['👍', '❤️', '😂', '😮', '😢']
 
-export function MessageItem ({ message, me, onView }: { message: Message, me: string, onView: (v: Viewing) => void }) {
+export function MessageItem ({ message, me, highlight, onView }: { message: Message, me: string, highlight: boolean, onView: (v: Viewing) => void }) {
   const mine = message.senderId === me
   const peerId = mine ? message.receiverId : message.senderId
   const [menu, setMenu] = useState(false)
@@ -28,12 +29,12 @@ export function MessageItem ({ message, me, onView }: { message: Message, me: st
   }
 
   return (
-    <li class={mine ? 'msg mine' : 'msg'} data-id={message.id}>
+    <li class={`msg${mine ? ' mine' : ''}${highlight ? ' found' : ''}`} data-id={message.id}>
       <div class='bubble'>
         {message.kind === 'text' && (editing
           ? <EditForm message={message} onDone={(err) => { setEditing(false); setError(err) }} />
           : <p class='text'>{message.content}</p>)}
-        {message.kind === 'image' && message.file && <InlineImage file={message.file} onView={onView} />}
+        {message.kind === 'image' && message.file && <InlineImage file={message.file} onView={onView} onExpired={() => { void refreshLinks(peerId, message.id) }} />}
         {message.kind === 'file' && message.file && <FileLink file={message.file} />}
         <span class='meta'>
           {message.editedAt !== null && <span class='edited'>edited</span>}
@@ -93,10 +94,17 @@ function EditForm ({ message, onDone }: { message: Message, onDone: (error: stri
   )
 }
 
-function InlineImage ({ file, onView }: { file: FileRef, onView: (v: Viewing) => void }) {
+/** The thumbnail; when it fails to load (its signed link expired in a long-open chat) fresh links are fetched, once. */
+function InlineImage ({ file, onView, onExpired }: { file: FileRef, onView: (v: Viewing) => void, onExpired: () => void }) {
+  const retried = useRef(false)
+  const onError = () => {
+    if (retried.current) return
+    retried.current = true
+    onExpired()
+  }
   return (
     <button type='button' class='image' aria-label={`Open image ${file.name}`} onClick={() => onView({ url: file.downloadUrl, name: file.name })}>
-      <img src={file.thumbnailUrl ?? file.downloadUrl} alt={file.name} />
+      <img src={file.thumbnailUrl ?? file.downloadUrl} alt={file.name} onError={onError} />
     </button>
   )
 }
