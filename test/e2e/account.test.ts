@@ -1,7 +1,7 @@
 // The web client's account screens in a real browser: signed-in devices (sign one or all others out), blocking
 // and unblocking, an image whose signed link expired while the chat was open, and deleting the account.
 // Erin uses a desktop window (two, for the devices); Frank a phone-sized one.
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import t, { type Test } from 'tap'
 import type { BrowserContext, Page } from 'playwright-core'
@@ -17,7 +17,7 @@ const PASSWORD = 'correct horse battery'
 function expected (text: string, url: string): boolean {
   const { pathname } = new URL(url, 'http://x')
   if (text.includes('status of 403')) return /^\/conversations\/[^/]+\/(messages|typing)$/.test(pathname) || pathname === '/users/me' // blocked sends and typing; a wrong password
-  if (text.includes('status of 401')) return pathname.endsWith('/thumbnail') || pathname === '/auth/login' // the expired link; the deleted user's sign-in
+  if (text.includes('status of 401')) return pathname.endsWith('/thumbnail') || pathname === '/auth/login' // the expired thumbnail; the deleted user's sign-in
   return false
 }
 
@@ -143,20 +143,39 @@ if (!existsSync(CHROMIUM_PATH)) {
     t.equal(await messages(frank.page).getByRole('alert').count(), 0, 'the refused message went through')
   })
 
-  await t.test('an image whose signed link expired while the chat was open loads through fresh links', async (t) => {
-    // Frank has the chat loaded but not on screen (back to the list on the phone) when the image arrives.
+  await t.test('signed links that expired while the chat was open: the image loads, opens and downloads through fresh ones', async (t) => {
+    // Frank has the chat loaded but not on screen (back to the list on the phone) when the image and the file arrive.
     await frank.page.getByRole('button', { name: 'Back to the list' }).click()
-    const statuses: number[] = []
-    frank.page.on('response', (response) => { if (response.url().includes('/thumbnail?')) statuses.push(response.status()) })
+    const thumbnails: number[] = []
+    const originals: number[] = []
+    frank.page.on('response', (response) => {
+      const url = response.url()
+      if (url.includes('/thumbnail?')) thumbnails.push(response.status())
+      else if (url.includes('/files/')) originals.push(response.status())
+    })
     const png = await sharp({ create: { width: 120, height: 80, channels: 3, background: '#33aa66' } }).png().toBuffer()
+    const conversation = frank.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: /erin/ })
     await erin.page.getByLabel('Files to send').setInputFiles({ name: 'green.png', mimeType: 'image/png', buffer: png })
-    await frank.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: /erin.*green\.png/ }).waitFor()
-    await frank.page.waitForTimeout(FILE_URL_TTL_SECONDS * 1000 + 1500)
-    await frank.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: /erin/ }).click()
-    const image = messages(frank.page).getByRole('img', { name: 'green.png' })
-    await image.waitFor()
-    await frank.page.waitForFunction(() => (globalThis as unknown as { document: { querySelector: (s: string) => { naturalWidth: number } | null } }).document.querySelector('img[alt="green.png"]')?.naturalWidth === 120)
-    t.same(statuses, [401, 200], 'the expired link answered 401, the fresh one the image')
+    await conversation.getByText('Image: green.png').waitFor()
+    await erin.page.getByLabel('Files to send').setInputFiles({ name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from('the plan') })
+    await conversation.getByText('File: plan.txt').waitFor()
+    const expiry = () => frank.page.waitForTimeout(FILE_URL_TTL_SECONDS * 1000 + 1500)
+    await expiry()
+    await conversation.click()
+    const decoded = (selector: string) => frank.page.waitForFunction((s) => (globalThis as unknown as { document: { querySelector: (s: string) => { naturalWidth: number } | null } }).document.querySelector(s)?.naturalWidth === 120, selector)
+    await decoded('.messages img[alt="green.png"]')
+    t.same(thumbnails, [401, 200], 'the expired thumbnail link answered 401, the fresh one the image')
+
+    await expiry()
+    await messages(frank.page).getByRole('button', { name: 'Open image green.png' }).click()
+    await decoded('dialog img[alt="green.png"]')
+    await frank.page.getByRole('button', { name: 'Close' }).click()
+    t.pass('opened full size through a fresh link')
+
+    await expiry()
+    const [download] = await Promise.all([frank.page.waitForEvent('download'), messages(frank.page).getByRole('link', { name: /Download plan\.txt/ }).click()])
+    t.equal(readFileSync((await download.path())!, 'utf8'), 'the plan', 'downloaded through a fresh link')
+    t.notOk(originals.includes(401), 'no expired link was followed')
   })
 
   await t.test('deleting the account: a wrong password is refused; the right one returns to sign-in for good', async (t) => {

@@ -1,6 +1,7 @@
 // Keeps the state in step with the server: REST loads, then live events applied idempotently (by id and time),
 // so an event that a load already included changes nothing.
-import { api, type Conversation, type Message, type StreamEvent } from './api.ts'
+import { api, type Conversation, type FileRef, type Message, type StreamEvent } from './api.ts'
+import { linkExpired } from './files.ts'
 import { Live } from './live.ts'
 import { getState, type State, type Thread, update } from './store.ts'
 
@@ -155,28 +156,37 @@ export async function showMessage (peerId: string, messageId: string): Promise<v
   }
 }
 
-const refreshing = new Set<string>()
+const refreshing = new Map<string, Promise<void>>()
 
 /**
- * Signed file links expire (GET /limits fileUrlTtlSeconds): when an image of a long-open chat fails to load,
- * reload the page of history that holds it (the messages before the next newer one), which comes with fresh links.
+ * Signed file links expire (GET /limits fileUrlTtlSeconds): when an image of a long-open chat fails to load, or a
+ * link about to be followed has expired, reload the page of history that holds the message (the messages before the
+ * next newer one), which comes with fresh links.
  */
-export async function refreshLinks (peerId: string, messageId: string): Promise<void> {
+export function refreshLinks (peerId: string, messageId: string): Promise<void> {
   const messages = getState().threads[peerId]?.messages ?? []
   const index = messages.findIndex((m) => m.id === messageId)
-  if (index < 0) return
+  if (index < 0) return Promise.resolve()
   const newer = messages[index + 1]?.id
   const key = `${peerId} ${newer ?? ''}`
-  if (refreshing.has(key)) return // other images of the same page failed too: one load serves them all
-  refreshing.add(key)
-  try {
-    await holdingEvents(async () => {
+  let load = refreshing.get(key) // other images of the same page failed too: one load serves them all
+  if (load === undefined) {
+    load = holdingEvents(async () => {
       const { data } = await api.GET('/conversations/{peerId}/messages', { params: { path: { peerId }, query: { ...(newer === undefined ? {} : { before: newer }), limit: PAGE_SIZE } } })
       if (data) update((s) => setThread(s, peerId, { messages: merge(s.threads[peerId]?.messages ?? [], data.messages) }))
-    })
-  } finally {
-    refreshing.delete(key)
+    }).catch(() => {}).finally(() => refreshing.delete(key))
+    refreshing.set(key, load)
   }
+  return load
+}
+
+/** A message's file with links that have not expired (fetched again when they have). */
+export async function freshFile (peerId: string, messageId: string): Promise<FileRef | null> {
+  const file = () => getState().threads[peerId]?.messages.find((m) => m.id === messageId)?.file ?? null
+  const current = file()
+  if (current === null || !linkExpired(current.downloadUrl)) return current
+  await refreshLinks(peerId, messageId)
+  return file()
 }
 
 const viewing = (peerId: string): boolean => getState().activePeer === peerId && document.visibilityState === 'visible'
