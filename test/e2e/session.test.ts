@@ -49,7 +49,7 @@ if (!existsSync(CHROMIUM_PATH)) {
     await other.goto(baseUrl)
     await other.getByRole('status').filter({ hasText: 'Live' }).waitFor()
     await other.getByRole('tab', { name: 'Profile' }).click()
-    await other.getByRole('button', { name: 'Sign out' }).click()
+    await other.getByRole('button', { name: 'Sign out', exact: true }).click()
     await page.getByRole('heading', { name: 'Sign in' }).waitFor()
     t.equal(await stored(page), null)
   })

@@ -1,8 +1,9 @@
-// What the user does: send (with a client id, so a retry is stored once), edit, delete, react, typing, contacts, clearing, profile.
-import { api, errorText, newId } from './api.ts'
+// What the user does: send (with a client id, so a retry is stored once), edit, delete, react, typing, contacts,
+// blocking, clearing, search, profile, devices, deleting the account.
+import { api, errorText, getToken, type Message, newId, type SessionInfo } from './api.ts'
 import { formatSize } from './files.ts'
 import { getState, type Pending, update } from './store.ts'
-import { refreshConversations, removeMessage, upsertMessage } from './sync.ts'
+import { allowed, refreshBlocks, refreshContacts, refreshConversations, removeMessage, upsertMessage } from './sync.ts'
 import { NetworkError, uploadAvatar, uploadMessageFile } from './upload.ts'
 
 function setPending (id: string, change: Partial<Pending>): void {
@@ -51,17 +52,29 @@ export async function deliver (pending: Pending): Promise<void> {
     const { data, error } = pending.file
       ? await uploadMessageFile(peerId, pending.kind === 'image' ? 'images' : 'files', id, pending.file, (progress) => setPending(id, { progress }))
       : await api.POST('/conversations/{peerId}/messages', { params: { path: { peerId } }, body: { id, content: pending.content } })
-    if (data) return upsertMessage(data)
+    if (data) {
+      allowed(peerId)
+      return upsertMessage(data)
+    }
     const tooLarge = error.statusCode === 413
     setPending(id, {
       status: 'failed',
       retryable: error.statusCode >= 500 || error.statusCode === 429,
+      code: error.code,
       error: tooLarge ? `Not sent: ${pending.content} is larger than this server accepts (${error.message})` : `Not sent: ${errorText(error)}`
     })
+    if (error.code === 'BLOCKED') update((s) => ({ refused: { ...s.refused, [peerId]: true } }))
   } catch (err) {
     if (!(err instanceof NetworkError) && !(err instanceof TypeError)) throw err
     setPending(id, offline)
   }
+}
+
+/** After a send was refused as BLOCKED: try the refused messages to this peer again (the block may be lifted). */
+export function retryRefused (peerId: string): void {
+  const refused = getState().pending.filter((p) => p.peerId === peerId && p.code === 'BLOCKED')
+  allowed(peerId)
+  for (const p of refused) void deliver(p)
 }
 
 export function discard (id: string): void {
@@ -95,6 +108,59 @@ export async function removeContact (contactId: string): Promise<string | null> 
   if (error) return errorText(error)
   update((s) => ({ contacts: s.contacts.filter((c) => c.contactId !== contactId) }))
   return null
+}
+
+/** Blocks (`on`) or unblocks a user; my lists change with it (a blocked user shows offline). */
+export async function setBlocked (userId: string, on: boolean): Promise<string | null> {
+  const params = { path: { userId } }
+  const { error } = on ? await api.PUT('/blocks/{userId}', { params }) : await api.DELETE('/blocks/{userId}', { params })
+  if (error) return errorText(error)
+  if (!on) allowed(userId)
+  await Promise.all([refreshBlocks(), refreshContacts(), refreshConversations()])
+  return null
+}
+
+export const SEARCH_PAGE = 20
+
+/** One page of my text messages containing `q`, newest first (in one conversation with `peerId`); `before` pages back. */
+export async function searchMessages (q: string, peerId: string | null, before?: string): Promise<{ messages: Message[], hasMore: boolean } | { error: string }> {
+  try {
+    const { data, error } = await api.GET('/messages/search', { params: { query: { q, limit: SEARCH_PAGE, ...(peerId === null ? {} : { peerId }), ...(before === undefined ? {} : { before }) } } })
+    return data ?? { error: errorText(error) }
+  } catch {
+    return { error: 'The server could not be reached.' }
+  }
+}
+
+export async function listSessions (): Promise<SessionInfo[] | { error: string }> {
+  try {
+    const { data, error } = await api.GET('/auth/sessions')
+    return data?.sessions ?? { error: errorText(error) }
+  } catch {
+    return { error: 'The server could not be reached.' }
+  }
+}
+
+/** Signs out another device of mine, or (no id) every other one. */
+export async function revokeSessions (sessionId?: string): Promise<string | null> {
+  try {
+    const { error } = sessionId === undefined
+      ? await api.DELETE('/auth/sessions')
+      : await api.DELETE('/auth/sessions/{sessionId}', { params: { path: { sessionId } } })
+    return error ? errorText(error) : null
+  } catch {
+    return 'The server could not be reached.'
+  }
+}
+
+/** Deletes my account for good (the password confirms it); null when it is gone. */
+export async function deleteAccount (password: string): Promise<string | null> {
+  try {
+    const { error } = await api.DELETE('/users/me', { body: { password } })
+    return error ? errorText(error) : null
+  } catch {
+    return 'The server could not be reached.'
+  }
 }
 
 export async function searchUsers (prefix: string) {
@@ -147,15 +213,45 @@ export async function react (messageId: string, emoji: string, on: boolean): Pro
   return null
 }
 
-// Typing: `true` at most every 3 s while typing (the server shows it for 6 s), `false` once on send or leaving the box.
+// Typing: `true` at once and again every 3 s while the user keeps typing (the peer shows it for 6 s, so one lost or
+// coalesced request does not hide it), `false` once 5 s pass without input (seen at the next 3 s tick), on send, or on
+// leaving the box. The requests to one peer go one after the other, so a `false` never overtakes the `true` before it.
 const TYPING_EVERY_MS = 3000
-const typingSent = new Map<string, number>()
+const TYPING_IDLE_MS = 5000
+const typists = new Map<string, { lastInput: number, timer: ReturnType<typeof setInterval> }>()
+const typingQueue = new Map<string, Promise<void>>()
+
+function postTyping (peerId: string, active: boolean): void {
+  const send = async () => {
+    if (!navigator.onLine || getToken() === null) return // offline or signed out: the peer's 6 s run out
+    const s = getState()
+    if (s.refused[peerId] === true || s.blocked.some((u) => u.id === peerId)) return // a block between us: it would be refused
+    await api.POST('/conversations/{peerId}/typing', { params: { path: { peerId } }, body: { typing: active } }).catch(() => {})
+  }
+  const next = (typingQueue.get(peerId) ?? Promise.resolve()).then(send)
+  typingQueue.set(peerId, next)
+  void next.then(() => { if (typingQueue.get(peerId) === next) typingQueue.delete(peerId) })
+}
 
 export function typing (peerId: string, active: boolean): void {
-  if (!navigator.onLine) return // nothing to tell while offline: the peer's 6 s run out
-  const last = typingSent.get(peerId)
-  if (active ? last !== undefined && Date.now() - last < TYPING_EVERY_MS : last === undefined) return
-  if (active) typingSent.set(peerId, Date.now())
-  else typingSent.delete(peerId)
-  api.POST('/conversations/{peerId}/typing', { params: { path: { peerId } }, body: { typing: active } }).catch(() => {})
+  const typist = typists.get(peerId)
+  if (!active) {
+    if (typist === undefined) return
+    clearInterval(typist.timer)
+    typists.delete(peerId)
+    return postTyping(peerId, false)
+  }
+  if (typist !== undefined) {
+    typist.lastInput = Date.now()
+    return
+  }
+  const entry = {
+    lastInput: Date.now(),
+    timer: setInterval(() => {
+      if (Date.now() - entry.lastInput >= TYPING_IDLE_MS) typing(peerId, false)
+      else postTyping(peerId, true)
+    }, TYPING_EVERY_MS)
+  }
+  typists.set(peerId, entry)
+  postTyping(peerId, true)
 }

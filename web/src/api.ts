@@ -10,6 +10,7 @@ export type Message = Schemas['Message']
 export type FileRef = Schemas['FileRef']
 export type Conversation = Schemas['Conversation']
 export type Session = Schemas['Session']
+export type SessionInfo = Schemas['SessionInfo']
 export type ApiError = Schemas['ErrorResponse']
 export type StreamEvent = Schemas['StreamEvent']
 

@@ -11,3 +11,9 @@ export function formatSize (bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`
 }
+
+/** True when a signed link's `exp` (Unix seconds) has passed or is a few seconds away, by this device's clock. */
+export function linkExpired (url: string): boolean {
+  const exp = Number(new URL(url, location.origin).searchParams.get('exp'))
+  return exp > 0 && exp * 1000 < Date.now() + 5000
+}

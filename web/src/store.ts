@@ -1,6 +1,6 @@
 // The app's state in one object, replaced on every change; components read it through useAppState().
 import { useEffect, useState } from 'preact/hooks'
-import type { Contact, Conversation, Message, User } from './api.ts'
+import type { Contact, Conversation, Message, PublicUser, User } from './api.ts'
 
 /** A message on its way: shown at the bottom of its chat until the server's copy (same id) arrives. */
 export interface Pending {
@@ -14,6 +14,8 @@ export interface Pending {
   error?: string
   /** false when resending cannot help (the server refused it). */
   retryable: boolean
+  /** The server's error code when it refused it (BLOCKED: resent by "Try again" once unblocked). */
+  code?: string
 }
 
 export interface Thread {
@@ -36,8 +38,14 @@ export interface State {
   /** Live online status by user id, from REST loads and presence events. */
   online: Record<string, boolean>
   activePeer: string | null
+  /** A message picked in search results: the open chat scrolls to it and marks it. */
+  highlight: string | null
   /** Peers typing to me: until when (ms since the epoch) to show it, from `typing` events. */
   typing: Record<string, number>
+  /** The users I have blocked (GET /blocks), by username. */
+  blocked: PublicUser[]
+  /** Peers a send to was refused with BLOCKED (they blocked me, or I them on another device): the composer says so. */
+  refused: Record<string, true>
   tab: Tab
   live: 'connecting' | 'live' | 'offline'
   notice: string | null
@@ -52,7 +60,10 @@ export const initialState = (): State => ({
   pending: [],
   online: {},
   activePeer: null,
+  highlight: null,
   typing: {},
+  blocked: [],
+  refused: {},
   tab: 'chats',
   live: 'connecting',
   notice: null

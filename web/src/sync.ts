@@ -1,6 +1,7 @@
 // Keeps the state in step with the server: REST loads, then live events applied idempotently (by id and time),
 // so an event that a load already included changes nothing.
-import { api, type Conversation, type Message, type StreamEvent } from './api.ts'
+import { api, type Conversation, type FileRef, type Message, type StreamEvent } from './api.ts'
+import { linkExpired } from './files.ts'
 import { Live } from './live.ts'
 import { getState, type State, type Thread, update } from './store.ts'
 
@@ -66,14 +67,15 @@ function onlineFrom (users: Array<{ id: string, online: boolean }>): Record<stri
 /** Everything, by REST: on sign-in, and when the stream says its resume point was lost (`reset`). */
 export async function loadAll (): Promise<void> {
   await holdingEvents(async () => {
-    const [meRes, contactsRes, conversationsRes] = await Promise.all([api.GET('/users/me'), api.GET('/contacts'), api.GET('/conversations')])
-    if (!meRes.data || !contactsRes.data || !conversationsRes.data) return
+    const [meRes, contactsRes, conversationsRes, blocksRes] = await Promise.all([api.GET('/users/me'), api.GET('/contacts'), api.GET('/conversations'), api.GET('/blocks')])
+    if (!meRes.data || !contactsRes.data || !conversationsRes.data || !blocksRes.data) return
     const contacts = contactsRes.data.contacts
     const conversations = conversationsRes.data.conversations
     update((s) => ({
       me: meRes.data,
       contacts,
       conversations,
+      blocked: blocksRes.data.users,
       threads: {},
       online: { ...s.online, ...onlineFrom(conversations.map((c) => c.peer)), ...onlineFrom(contacts.map((c) => ({ id: c.contactId, online: c.online }))) }
     }))
@@ -82,9 +84,15 @@ export async function loadAll (): Promise<void> {
   })
 }
 
-async function refreshContacts (): Promise<void> {
+export async function refreshContacts (): Promise<void> {
   const { data } = await api.GET('/contacts')
   if (data) update((s) => ({ contacts: data.contacts, online: { ...s.online, ...onlineFrom(data.contacts.map((c) => ({ id: c.contactId, online: c.online }))) } }))
+}
+
+/** Whom I have blocked: on sign-in, after I block or unblock, and on block.added/removed from my other devices. */
+export async function refreshBlocks (): Promise<void> {
+  const { data } = await api.GET('/blocks')
+  if (data) update({ blocked: data.users })
 }
 
 export async function refreshConversations (): Promise<void> {
@@ -106,12 +114,24 @@ function setThread (s: State, peerId: string, change: Partial<Thread>): Partial<
 }
 
 export async function openChat (peerId: string): Promise<void> {
-  update({ activePeer: peerId })
+  update({ activePeer: peerId, highlight: null })
   if (!getState().threads[peerId]) await holdingEvents(() => loadThread(peerId))
   markActiveRead()
 }
 
-export async function loadOlder (peerId: string): Promise<void> {
+const olderLoads = new Map<string, Promise<void>>()
+
+/** The page before the oldest loaded message (the load already under way, if any). */
+export function loadOlder (peerId: string): Promise<void> {
+  let load = olderLoads.get(peerId)
+  if (load === undefined) {
+    load = loadOlderPage(peerId).finally(() => olderLoads.delete(peerId))
+    olderLoads.set(peerId, load)
+  }
+  return load
+}
+
+async function loadOlderPage (peerId: string): Promise<void> {
   const thread = getState().threads[peerId]
   const oldest = thread?.messages[0]
   if (!thread || !thread.hasMore || thread.loadingOlder || !oldest) return
@@ -122,6 +142,51 @@ export async function loadOlder (peerId: string): Promise<void> {
   } catch {
     update((s) => setThread(s, peerId, { loadingOlder: false }))
   }
+}
+
+/** Opens the chat with a message found by search, paging back (up to 20 pages) until it is loaded; the chat scrolls to it. */
+export async function showMessage (peerId: string, messageId: string): Promise<void> {
+  const opening = openChat(peerId)
+  update({ highlight: messageId })
+  await opening
+  for (let pages = 0; pages < 20; pages++) {
+    const thread = getState().threads[peerId]
+    if (getState().highlight !== messageId || !thread || !thread.hasMore || thread.messages.some((m) => m.id === messageId)) return
+    await loadOlder(peerId)
+  }
+}
+
+const refreshing = new Map<string, Promise<void>>()
+
+/**
+ * Signed file links expire (GET /limits fileUrlTtlSeconds): when an image of a long-open chat fails to load, or a
+ * link about to be followed has expired, reload the page of history that holds the message (the messages before the
+ * next newer one), which comes with fresh links.
+ */
+export function refreshLinks (peerId: string, messageId: string): Promise<void> {
+  const messages = getState().threads[peerId]?.messages ?? []
+  const index = messages.findIndex((m) => m.id === messageId)
+  if (index < 0) return Promise.resolve()
+  const newer = messages[index + 1]?.id
+  const key = `${peerId} ${newer ?? ''}`
+  let load = refreshing.get(key) // other images of the same page failed too: one load serves them all
+  if (load === undefined) {
+    load = holdingEvents(async () => {
+      const { data } = await api.GET('/conversations/{peerId}/messages', { params: { path: { peerId }, query: { ...(newer === undefined ? {} : { before: newer }), limit: PAGE_SIZE } } })
+      if (data) update((s) => setThread(s, peerId, { messages: merge(s.threads[peerId]?.messages ?? [], data.messages) }))
+    }).catch(() => {}).finally(() => refreshing.delete(key))
+    refreshing.set(key, load)
+  }
+  return load
+}
+
+/** A message's file with links that have not expired (fetched again when they have). */
+export async function freshFile (peerId: string, messageId: string): Promise<FileRef | null> {
+  const file = () => getState().threads[peerId]?.messages.find((m) => m.id === messageId)?.file ?? null
+  const current = file()
+  if (current === null || !linkExpired(current.downloadUrl)) return current
+  await refreshLinks(peerId, messageId)
+  return file()
 }
 
 const viewing = (peerId: string): boolean => getState().activePeer === peerId && document.visibilityState === 'visible'
@@ -172,6 +237,14 @@ export function removeMessage (peerId: string, messageId: string): void {
   void refreshConversations()
 }
 
+/** A message went through between us: sends to this peer are not refused (any more). */
+export function allowed (peerId: string): void {
+  if (getState().refused[peerId] === undefined) return
+  update((s) => ({ refused: Object.fromEntries(Object.entries(s.refused).filter(([id]) => id !== peerId)) }))
+}
+
+// How long "typing…" shows after a `typing: true`, unless `false` or the message comes first: the sender repeats
+// `true` every 3 s while typing (actions.ts), and the server documents that `true` holds for 6 s.
 const TYPING_MS = 6000
 const typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
 
@@ -186,6 +259,7 @@ function apply (event: StreamEvent): void {
     case 'message.created':
       upsertMessage(event.data)
       setTyping(event.data.senderId, false)
+      allowed(peerOf(event.data))
       break
     case 'message.updated':
       upsertMessage(event.data)
@@ -243,8 +317,10 @@ function apply (event: StreamEvent): void {
     case 'block.added':
     case 'block.removed':
       // Blocked on another device of mine: the blocked user now shows offline (or again online) in my lists.
+      void refreshBlocks()
       void refreshContacts()
       void refreshConversations()
+      if (event.event === 'block.removed') allowed(event.data.userId)
       break
     case 'presence':
       update((s) => ({ online: { ...s.online, [event.data.userId]: event.data.online } }))

@@ -38,7 +38,7 @@ function Main ({ state }: { state: State }) {
         <div class='panel' id='panel' role='tabpanel' aria-labelledby={`tab-${state.tab}`}>
           {state.tab === 'chats' && <ConversationsPanel state={state} />}
           {state.tab === 'contacts' && <ContactsPanel state={state} />}
-          {state.tab === 'profile' && <ProfilePanel me={me} />}
+          {state.tab === 'profile' && <ProfilePanel me={me} blocked={state.blocked} />}
         </div>
       </aside>
       <main class='chat-pane'>

@@ -7,6 +7,7 @@ import { loadOlder } from '../sync.ts'
 import { Avatar } from './avatar.tsx'
 import { Composer } from './composer.tsx'
 import { ImageViewer, MessageItem, PendingItem, type Viewing } from './message.tsx'
+import { MessageSearch } from './search.tsx'
 
 function peerOf (state: State, peerId: string): PublicUser | null {
   const conversation = state.conversations.find((c) => c.peer.id === peerId)
@@ -22,6 +23,7 @@ export function ChatView ({ state, peerId }: { state: State, peerId: string }) {
   const [dragging, setDragging] = useState(false)
   const [viewing, setViewing] = useState<Viewing | null>(null)
   const [error, setError] = useState<string | null>(null)
+  const [searching, setSearching] = useState(false)
   const list = useRef<HTMLDivElement>(null)
   const anchor = useRef({ first: '', height: 0, atBottom: true })
   const online = state.online[peerId] ?? peer?.online ?? false
@@ -54,6 +56,18 @@ export function ChatView ({ state, peerId }: { state: State, peerId: string }) {
     return () => observer.disconnect()
   }, [])
 
+  // A message picked in search results: scroll to it once it is loaded.
+  const shown = useRef<string | null>(null)
+  useEffect(() => {
+    const id = state.highlight
+    if (id === null || shown.current === id) return
+    const item = list.current?.querySelector(`[data-id="${CSS.escape(id)}"]`)
+    if (!item) return
+    shown.current = id
+    anchor.current.atBottom = false
+    item.scrollIntoView({ block: 'center' })
+  }, [state.highlight, messages])
+
   function onScroll () {
     const el = list.current!
     anchor.current.atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40
@@ -83,19 +97,25 @@ export function ChatView ({ state, peerId }: { state: State, peerId: string }) {
           <strong>{name}</strong>
           <span class='row-sub' aria-live='polite'>{(state.typing[peerId] ?? 0) > Date.now() ? 'typing…' : online ? 'online' : 'offline'}</span>
         </span>
-        <button type='button' onClick={() => { void clear() }}>Clear conversation</button>
+        <button type='button' aria-label='Search this conversation' aria-expanded={searching} aria-controls={searching ? 'chat-search' : undefined} onClick={() => setSearching(!searching)}>Search</button>
+        <button type='button' aria-label='Clear conversation' onClick={() => { void clear() }}>Clear</button>
       </header>
+      {searching && (
+        <div id='chat-search' class='chat-search'>
+          <MessageSearch peerId={peerId} me={state.me?.id ?? ''} nameOf={() => name} label={`Search messages with ${name}`} focus />
+        </div>
+      )}
       {error !== null && <p class='error' role='alert'>{error}</p>}
       <div class='messages' ref={list} onScroll={onScroll} role='log' aria-label='Messages' tabIndex={0}>
         {thread?.loadingOlder && <p class='older'>Loading older messages…</p>}
         {thread && !thread.hasMore && messages.length > 0 && <p class='older'>Start of the conversation</p>}
         {!thread && <p class='older'>Loading…</p>}
         <ol>
-          {messages.map((m) => <MessageItem key={m.id} message={m} me={state.me?.id ?? ''} onView={setViewing} />)}
+          {messages.map((m) => <MessageItem key={m.id} message={m} me={state.me?.id ?? ''} highlight={m.id === state.highlight} onView={setViewing} />)}
           {pending.map((p) => <PendingItem key={p.id} pending={p} />)}
         </ol>
       </div>
-      <Composer peerId={peerId} />
+      <Composer peerId={peerId} name={name} blockedByMe={state.blocked.some((u) => u.id === peerId)} refused={state.refused[peerId] === true} />
       {dragging && <p class='drop-hint' aria-hidden='true'>Drop files to send them to {name}</p>}
       {viewing && <ImageViewer viewing={viewing} onClose={() => setViewing(null)} />}
     </section>

@@ -1,6 +1,6 @@
-// Contacts: live online dots, add by username search, remove, open a chat.
+// Contacts: live online dots, add by username search, remove, block or unblock, open a chat.
 import { useEffect, useState } from 'preact/hooks'
-import { addContact, removeContact, searchUsers } from '../actions.ts'
+import { addContact, removeContact, searchUsers, setBlocked } from '../actions.ts'
 import type { PublicUser } from '../api.ts'
 import { type State, update } from '../store.ts'
 import { openChat } from '../sync.ts'
@@ -17,16 +17,25 @@ export function ContactsPanel ({ state }: { state: State }) {
         ? <p class='empty'>No contacts yet.</p>
         : (
           <ul class='list' aria-label='Contacts'>
-            {state.contacts.map((c) => (
-              <li key={c.contactId} class='row'>
-                <Avatar name={c.username} url={c.avatarUrl} online={state.online[c.contactId] ?? c.online} />
-                <span class='row-main'><span class='row-title'>{c.username}</span></span>
-                <span class='row-actions'>
-                  <button type='button' onClick={() => message(c.contactId)} aria-label={`Message ${c.username}`}>Message</button>
-                  <button type='button' onClick={() => { if (confirm(`Remove ${c.username} from your contacts?`)) void removeContact(c.contactId).then(setError) }} aria-label={`Remove ${c.username}`}>Remove</button>
-                </span>
-              </li>
-            ))}
+            {state.contacts.map((c) => {
+              const blocked = state.blocked.some((u) => u.id === c.contactId)
+              return (
+                <li key={c.contactId} class='row'>
+                  <Avatar name={c.username} url={c.avatarUrl} online={state.online[c.contactId] ?? c.online} />
+                  <span class='row-main'>
+                    <span class='row-title'>{c.username}</span>
+                    {blocked && <span class='row-sub'>Blocked</span>}
+                  </span>
+                  <span class='row-actions'>
+                    <button type='button' onClick={() => message(c.contactId)} aria-label={`Message ${c.username}`}>Message</button>
+                    <button type='button' onClick={() => { if (confirm(`Remove ${c.username} from your contacts?`)) void removeContact(c.contactId).then(setError) }} aria-label={`Remove ${c.username}`}>Remove</button>
+                    {blocked
+                      ? <button type='button' onClick={() => { void setBlocked(c.contactId, false).then(setError) }} aria-label={`Unblock ${c.username}`}>Unblock</button>
+                      : <button type='button' onClick={() => { if (confirm(`Block ${c.username}? Neither of you can send to the other until you unblock.`)) void setBlocked(c.contactId, true).then(setError) }} aria-label={`Block ${c.username}`}>Block</button>}
+                  </span>
+                </li>
+              )
+            })}
           </ul>
           )}
     </div>

@@ -3,15 +3,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { deleteMessage, deliver, discard, editMessage, react } from '../actions.ts'
 import type { FileRef, Message } from '../api.ts'
-import { formatSize } from '../files.ts'
+import { formatSize, linkExpired } from '../files.ts'
 import type { Pending } from '../store.ts'
+import { freshFile, refreshLinks } from '../sync.ts'
 import { time } from './format.ts'
 
 export interface Viewing { url: string, name: string }
 
 const EMOJI = ['👍', '❤️', '😂', '😮', '😢']
 
-export function MessageItem ({ message, me, onView }: { message: Message, me: string, onView: (v: Viewing) => void }) {
+export function MessageItem ({ message, me, highlight, onView }: { message: Message, me: string, highlight: boolean, onView: (v: Viewing) => void }) {
   const mine = message.senderId === me
   const peerId = mine ? message.receiverId : message.senderId
   const [menu, setMenu] = useState(false)
@@ -28,13 +29,13 @@ export function MessageItem ({ message, me, onView }: { message: Message, me: st
   }
 
   return (
-    <li class={mine ? 'msg mine' : 'msg'} data-id={message.id}>
+    <li class={`msg${mine ? ' mine' : ''}${highlight ? ' found' : ''}`} data-id={message.id}>
       <div class='bubble'>
         {message.kind === 'text' && (editing
           ? <EditForm message={message} onDone={(err) => { setEditing(false); setError(err) }} />
           : <p class='text'>{message.content}</p>)}
-        {message.kind === 'image' && message.file && <InlineImage file={message.file} onView={onView} />}
-        {message.kind === 'file' && message.file && <FileLink file={message.file} />}
+        {message.kind === 'image' && message.file && <InlineImage file={message.file} peerId={peerId} messageId={message.id} onView={onView} />}
+        {message.kind === 'file' && message.file && <FileLink file={message.file} peerId={peerId} messageId={message.id} />}
         <span class='meta'>
           {message.editedAt !== null && <span class='edited'>edited</span>}
           <time dateTime={message.createdAt}>{time(message.createdAt)}</time>
@@ -93,17 +94,43 @@ function EditForm ({ message, onDone }: { message: Message, onDone: (error: stri
   )
 }
 
-function InlineImage ({ file, onView }: { file: FileRef, onView: (v: Viewing) => void }) {
+/**
+ * The thumbnail; when it fails to load (its signed link expired in a long-open chat) fresh links are fetched, once.
+ * Opening it full size checks the link's expiry first.
+ */
+function InlineImage ({ file, peerId, messageId, onView }: { file: FileRef, peerId: string, messageId: string, onView: (v: Viewing) => void }) {
+  const retried = useRef(false)
+  const onError = () => {
+    if (retried.current) return
+    retried.current = true
+    void refreshLinks(peerId, messageId)
+  }
+  const open = async () => {
+    const fresh = await freshFile(peerId, messageId) ?? file
+    onView({ url: fresh.downloadUrl, name: fresh.name })
+  }
   return (
-    <button type='button' class='image' aria-label={`Open image ${file.name}`} onClick={() => onView({ url: file.downloadUrl, name: file.name })}>
-      <img src={file.thumbnailUrl ?? file.downloadUrl} alt={file.name} />
+    <button type='button' class='image' aria-label={`Open image ${file.name}`} onClick={() => { void open() }}>
+      <img src={file.thumbnailUrl ?? file.downloadUrl} alt={file.name} onError={onError} />
     </button>
   )
 }
 
-function FileLink ({ file }: { file: FileRef }) {
+/** A download through the signed link; an expired link is fetched again before the download starts. */
+function FileLink ({ file, peerId, messageId }: { file: FileRef, peerId: string, messageId: string }) {
+  const following = useRef(false)
+  async function download (e: MouseEvent) {
+    const link = e.currentTarget as HTMLAnchorElement
+    if (following.current || !linkExpired(link.href)) return // the browser follows it
+    e.preventDefault()
+    const fresh = await freshFile(peerId, messageId) ?? file
+    link.href = fresh.downloadUrl
+    following.current = true // the click below is dispatched at once: this handler lets it through
+    link.click()
+    following.current = false
+  }
   return (
-    <a class='file' href={file.downloadUrl} download={file.name} aria-label={`Download ${file.name}, ${formatSize(file.size)}`}>
+    <a class='file' href={file.downloadUrl} download={file.name} aria-label={`Download ${file.name}, ${formatSize(file.size)}`} onClick={(e) => { void download(e) }}>
       <span class='file-name'>{file.name}</span> <span class='file-size'>{formatSize(file.size)}</span>
     </a>
   )

@@ -1,8 +1,9 @@
-// Profile: avatar, username and email, password, sign out.
+// Profile: avatar, username and email, password, devices, blocked users, sign out, deleting the account.
 import { useRef, useState } from 'preact/hooks'
 import { changeAvatar, updateProfile } from '../actions.ts'
-import type { User } from '../api.ts'
+import type { PublicUser, User } from '../api.ts'
 import { signOut } from '../session.ts'
+import { BlockedUsers, DeleteAccount, Devices } from './account.tsx'
 import { Avatar } from './avatar.tsx'
 
 type Result = { ok: string } | { error: string } | null
@@ -14,7 +15,7 @@ function Outcome ({ result }: { result: Result }) {
 
 const outcome = (error: string | null, ok: string): Result => error === null ? { ok } : { error }
 
-export function ProfilePanel ({ me }: { me: User }) {
+export function ProfilePanel ({ me, blocked }: { me: User, blocked: PublicUser[] }) {
   const picker = useRef<HTMLInputElement>(null)
   const [avatarResult, setAvatarResult] = useState<Result>(null)
   const [profileResult, setProfileResult] = useState<Result>(null)
@@ -73,7 +74,10 @@ export function ProfilePanel ({ me }: { me: User }) {
         <Outcome result={passwordResult} />
         <button type='submit'>Change password</button>
       </form>
+      <Devices />
+      <BlockedUsers blocked={blocked} />
       <button type='button' class='sign-out' onClick={() => { void signOut() }}>Sign out</button>
+      <DeleteAccount />
     </div>
   )
 }
