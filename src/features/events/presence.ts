@@ -80,11 +80,6 @@ export class Presence {
     return this.enqueue(userId, () => this.change(userId, false), true)
   }
 
-  /** Streams the user holds on this instance. */
-  streamsHere (userId: string): number {
-    return this.local.get(userId) ?? 0
-  }
-
   /**
    * Streams the user holds on the other live instances, as they last wrote them (their counts are written with
    * each presence renewal, so they lag by up to one renewal period). 0 when this is the only instance.
