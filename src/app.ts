@@ -14,6 +14,7 @@ import fastifyHelmet from '@fastify/helmet'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
+import { AppError } from './errors.ts'
 import { join } from 'node:path'
 import accountsRoutes from './features/accounts/routes.ts'
 import { AccountsService } from './features/accounts/service.ts'
@@ -130,6 +131,8 @@ export async function buildApp (config: Config): Promise<App> {
     schemaController: { compilersFactory: { buildValidator } },
     // Errors raised before routing (bad URL encoding, over-long path parameters, malformed HTTP) in the contract's shape too.
     frameworkErrors,
+    // Fastify's own answer to a request arriving while the server stops has no `code`: ours (below) has.
+    return503OnClosing: false,
     clientErrorHandler
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -148,6 +151,14 @@ export async function buildApp (config: Config): Promise<App> {
     exposedHeaders: ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Content-Disposition', 'ETag', 'Content-Range', 'Accept-Ranges'],
     // A malformed preflight would get a text/plain 400, outside the contract's error shape.
     strictPreflight: false
+  })
+  // A request that reaches a stopping server (pipelined or on a busy keep-alive connection) is told to go elsewhere.
+  let stopping = false
+  app.addHook('preClose', async () => { stopping = true })
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!stopping) return
+    reply.header('retry-after', 1).header('connection', 'close')
+    throw new AppError('SERVICE_UNAVAILABLE', 'The server is stopping: retry (another instance, or this one once restarted, answers)')
   })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, busUrl: config.busUrl, faultKillAfterCommit: config.faultKillAfterCommit })
   const { db, bus, log } = app

@@ -1,12 +1,15 @@
 // Stopping: app.close() ends open streams (even one whose client stopped reading) and resolves promptly;
 // the real process stops on SIGTERM, ending streams cleanly and exiting 0 before close-with-grace's deadline.
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { connect } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createTestDatabase, startApp, TEST_JWT_SECRET } from './helpers/app.ts'
-import { registerUser } from './helpers/client.ts'
+import { addContact, registerUser } from './helpers/client.ts'
 import { connectSse, openStream } from './helpers/sse.ts'
 import { freePort } from './helpers/ports.ts'
 
@@ -86,4 +89,34 @@ t.test('SIGTERM: streams end, the process exits 0', async (t) => {
   t.equal(signal, null, 'not killed by the signal')
   t.equal(code, 0, `exits 0, before close-with-grace's timeout (output: ${output.trim().slice(-500)})`)
   t.notMatch(output, /killed by timeout|"level":50|"level":60/, 'no errors while stopping')
+})
+
+t.test('a request that arrives while the server stops is 503 SERVICE_UNAVAILABLE in the error shape, with Retry-After', async (t) => {
+  const { app, baseUrl } = await startApp(t)
+  const [alice, bob] = await Promise.all([registerUser(baseUrl), registerUser(baseUrl)])
+  await addContact(alice, bob)
+  const { port } = new URL(baseUrl)
+  const boundary = 'stopping-boundary'
+  const body = `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a.bin"\r\ncontent-type: application/octet-stream\r\n\r\n${'x'.repeat(4096)}\r\n--${boundary}--\r\n`
+  const socket = connect(Number(port), '127.0.0.1')
+  await once(socket, 'connect')
+  let received = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk })
+  // A request in progress (its body half sent) keeps the connection busy while the server begins to stop...
+  socket.write(`POST /conversations/${bob.id}/files HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${alice.token}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`)
+  await sleep(200)
+  const closing = app.close()
+  await sleep(200)
+  // ...then the rest of it, and a second request pipelined behind it on the same connection.
+  socket.write(`${body.slice(100)}GET /limits HTTP/1.1\r\nhost: x\r\n\r\n`)
+  await Promise.race([once(socket, 'end'), sleep(10_000)])
+  socket.destroy()
+  await closing
+  const answers = received.split(/(?=HTTP\/1\.1 )/)
+  t.equal(answers.length, 2, 'two answers')
+  t.match(answers[0], /^HTTP\/1\.1 201/, 'the request already begun completes')
+  t.match(answers[1], /^HTTP\/1\.1 503/, 'the one that arrived during the stop is refused')
+  t.match(answers[1], /retry-after: \d+/i)
+  const json = JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4)) as { code: string, statusCode: number }
+  t.match(json, { statusCode: 503, code: 'SERVICE_UNAVAILABLE' })
 })

@@ -9,7 +9,7 @@ export const API_DESCRIPTION = `A self-hosted chat API: REST for every request, 
 
 **Auth**: register or log in to get a bearer token; send it as \`Authorization: Bearer <token>\`. GET /events also takes it as the \`access_token\` query parameter, for browsers' EventSource.
 
-**Errors**: every 4xx and 5xx response is an \`ErrorResponse\` whose \`code\` is stable. Unknown JSON properties are rejected (400), as are NUL characters and unpaired UTF-16 surrogates in any string (400: neither can be stored exactly as sent). JSON bodies are limited to 1 MiB (413); a body in a media type an endpoint does not take is 415. While the database cannot be reached, a request that needs it is 503 \`DATABASE_UNAVAILABLE\` with \`Retry-After\` (retry, on any instance).
+**Errors**: every 4xx and 5xx response is an \`ErrorResponse\` whose \`code\` is stable. Unknown JSON properties are rejected (400), as are NUL characters and unpaired UTF-16 surrogates in any string (400: neither can be stored exactly as sent). JSON bodies are limited to 1 MiB (413); a body in a media type an endpoint does not take is 415. While the database cannot be reached, a request that needs it is 503 \`DATABASE_UNAVAILABLE\` with \`Retry-After\` (retry, on any instance). A request that reaches an instance while it stops is 503 \`SERVICE_UNAVAILABLE\` with \`Retry-After\` and \`Connection: close\` (retry, on any instance).
 
 **Events**: each durable event has a per-user id that strictly increases; reconnect with \`Last-Event-ID\` to receive exactly what you missed. See \`StreamEvent\` for every frame.`
 
