@@ -2,7 +2,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto'
 import tap from 'tap'
 import { startApp, TEST_JWT_SECRET } from './helpers/app.ts'
-import { apiClient, registerUser, uniqueName } from './helpers/client.ts'
+import { apiClient, registerUser, tokenClaims, uniqueName } from './helpers/client.ts'
 import { isError } from './helpers/errors.ts'
 import { recordedCount, recordResponses, responsesContaining } from './helpers/leaks.ts'
 import { connectSse, openStream } from './helpers/sse.ts'
@@ -16,10 +16,6 @@ function craftJwt (header: object, claims: object, secret?: string): string {
   const unsigned = `${b64url(header)}.${b64url(claims)}`
   const signature = secret === undefined ? '' : createHmac('sha256', secret).update(unsigned).digest('base64url')
   return `${unsigned}.${signature}`
-}
-
-function claimsOf (token: string): { sub: string, sid: string, exp: number } {
-  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'))
 }
 
 function email (): string {
@@ -48,7 +44,7 @@ tap.test('auth', async (t) => {
     t.match(data!.user.id, /^[0-9a-f-]{36}$/)
     const expires = Date.parse(data!.expiresAt)
     t.ok(expires >= before + (config.tokenTtlSeconds - 60) * 1000 && expires <= Date.now() + (config.tokenTtlSeconds + 60) * 1000, 'expires after TOKEN_TTL_SECONDS')
-    t.equal(claimsOf(data!.token).exp, Math.floor(expires / 1000), 'the token expires with the session')
+    t.equal(tokenClaims(data!.token).exp, Math.floor(expires / 1000), 'the token expires with the session')
     t.equal(JSON.parse(Buffer.from(data!.token.split('.')[0]!, 'base64url').toString()).alg, 'HS256')
     const me = await apiClient(baseUrl, data!.token).GET('/users/me')
     t.equal(me.response.status, 200)
@@ -148,7 +144,7 @@ tap.test('auth', async (t) => {
     const login = await anonymous.POST('/auth/login', { body: { username: user.username, password: PASSWORD } })
     t.equal(login.response.status, 200)
     t.equal(login.data?.user.id, user.id)
-    t.not(claimsOf(login.data!.token).sid, claimsOf(user.token).sid, 'a new session')
+    t.not(tokenClaims(login.data!.token).sid, tokenClaims(user.token).sid, 'a new session')
     const caseless = await anonymous.POST('/auth/login', { body: { username: user.username.toUpperCase(), password: PASSWORD } })
     t.equal(caseless.response.status, 200, 'username matched without regard to case')
     const wrong = await anonymous.POST('/auth/login', { body: { username: user.username, password: 'not the password' } })
@@ -166,8 +162,8 @@ tap.test('auth', async (t) => {
     const renewed = await anonymous.POST('/auth/token-login', { body: { token: user.token } })
     t.equal(renewed.response.status, 200)
     t.equal(renewed.data?.user.id, user.id)
-    t.equal(claimsOf(renewed.data!.token).sid, claimsOf(user.token).sid, 'same session')
-    t.ok(Date.parse(renewed.data!.expiresAt) >= claimsOf(user.token).exp * 1000, 'expiry renewed')
+    t.equal(tokenClaims(renewed.data!.token).sid, tokenClaims(user.token).sid, 'same session')
+    t.ok(Date.parse(renewed.data!.expiresAt) >= tokenClaims(user.token).exp * 1000, 'expiry renewed')
     t.equal((await apiClient(baseUrl, renewed.data!.token).GET('/users/me')).response.status, 200)
     t.equal((await user.api.GET('/users/me')).response.status, 200, 'the old token keeps working')
     // Logging out with the renewed token ends the session, so the original token stops too.
@@ -198,7 +194,7 @@ tap.test('auth', async (t) => {
 
   t.test('tampered tokens are refused', async (t) => {
     const user = await registerUser(baseUrl)
-    const { sub, sid, exp } = claimsOf(user.token)
+    const { sub, sid, exp } = tokenClaims(user.token)
     const [header, payload, signature] = user.token.split('.') as [string, string, string]
     const now = Math.floor(Date.now() / 1000)
     const tokens: Record<string, string> = {

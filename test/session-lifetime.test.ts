@@ -5,10 +5,10 @@ import { eq, sql } from 'drizzle-orm'
 import tap from 'tap'
 import { sessions } from '../src/db/schema.ts'
 import { startApp } from './helpers/app.ts'
-import { apiClient, registerUser } from './helpers/client.ts'
+import { apiClient, registerUser, tokenClaims } from './helpers/client.ts'
 import { openStream } from './helpers/sse.ts'
 
-const sessionOf = (token: string): string => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { sid: string }).sid
+const sessionOf = (token: string): string => tokenClaims(token).sid
 
 tap.test('a stream ends with session.revoked when its session expires', async (t) => {
   const { app, baseUrl } = await startApp(t, { streamSessionCheckMs: 100 })
@@ -60,7 +60,7 @@ tap.test('SESSION_MAX_AGE_SECONDS bounds a session however often it is renewed',
   t.equal(renewed.response.status, 200)
   const left = Date.parse(renewed.data!.expiresAt) - Date.now()
   t.ok(left <= 11_000 && left > 0, `renewed only up to the maximum age (${left} ms left)`)
-  const claims = JSON.parse(Buffer.from(renewed.data!.token.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number }
+  const claims = tokenClaims(renewed.data!.token)
   t.ok(claims.exp * 1000 - Date.now() <= 11_000, 'the token expires with it')
 
   // Past the maximum age a renewal is refused, even with the session's expiry still ahead.

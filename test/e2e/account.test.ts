@@ -4,9 +4,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import t, { type Test } from 'tap'
-import type { BrowserContext, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { startApp } from '../helpers/app.ts'
-import { CHROMIUM_PATH, ensureWebBuilt, launchChromium, unlabelledControls, watchConsole } from '../helpers/web.ts'
+import { addContact, CHROMIUM_PATH, ensureWebBuilt, launchChromium, openPage, signUp, unlabelledControls } from '../helpers/web.ts'
 
 const shots = new URL('./screenshots/', import.meta.url)
 // Short-lived signed links, so that one expires while Frank's chat is open.
@@ -31,36 +31,10 @@ if (!existsSync(CHROMIUM_PATH)) {
   t.teardown(() => browser.close())
   const errors: string[] = []
 
-  async function open (name: string, viewport = { width: 1000, height: 700 }): Promise<{ context: BrowserContext, page: Page }> {
-    const context = await browser.newContext({ viewport })
-    const page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    watchConsole(page, name, errors, expected)
-    await page.goto(baseUrl)
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor()
-    return { context, page }
-  }
-
-  async function signUp (page: Page, username: string) {
-    await page.getByRole('button', { name: 'Create an account' }).click()
-    await page.getByLabel('Username').fill(username)
-    await page.getByLabel('Email').fill(`${username}@example.com`)
-    await page.getByLabel('Password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor()
-  }
-
   async function signIn (page: Page, username: string, password = PASSWORD) {
     await page.getByLabel('Username').fill(username)
     await page.getByLabel('Password').fill(password)
     await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-  }
-
-  async function addContact (page: Page, username: string) {
-    await page.getByRole('tab', { name: 'Contacts' }).click()
-    await page.getByLabel('Find people').fill(username)
-    await page.getByRole('button', { name: `Add ${username}`, exact: true }).click()
-    await page.getByRole('list', { name: 'Contacts' }).getByText(username, { exact: true }).waitFor()
   }
 
   /** Saves a screenshot with `section` in view, and checks that every control on screen is labelled. */
@@ -73,6 +47,7 @@ if (!existsSync(CHROMIUM_PATH)) {
   const messages = (page: Page) => page.getByRole('log', { name: 'Messages' })
   const devices = (page: Page) => page.getByRole('list', { name: 'Devices' })
 
+  const open = (name: string, viewport?: { width: number, height: number }) => openPage(browser, baseUrl, name, errors, { viewport, expected })
   const erin = await open('erin')
   const other = await open('erin-2')
   const frank = await open('frank', { width: 360, height: 740 })

@@ -3,9 +3,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import t, { type Test } from 'tap'
-import type { BrowserContext, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { startApp } from '../helpers/app.ts'
-import { CHROMIUM_PATH, ensureWebBuilt, launchChromium, unlabelledControls, watchConsole } from '../helpers/web.ts'
+import { addContact, CHROMIUM_PATH, ensureWebBuilt, launchChromium, openPage, signUp, unlabelledControls } from '../helpers/web.ts'
 
 const shots = new URL('./screenshots/', import.meta.url)
 
@@ -18,31 +18,6 @@ if (!existsSync(CHROMIUM_PATH)) {
   const browser = await launchChromium()
   t.teardown(() => browser.close())
   const errors: string[] = []
-
-  async function open (name: string, viewport = { width: 1000, height: 700 }): Promise<{ context: BrowserContext, page: Page }> {
-    const context = await browser.newContext({ viewport })
-    const page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    watchConsole(page, name, errors)
-    await page.goto(baseUrl)
-    return { context, page }
-  }
-
-  async function signUp (page: Page, username: string) {
-    await page.getByRole('button', { name: 'Create an account' }).click()
-    await page.getByLabel('Username').fill(username)
-    await page.getByLabel('Email').fill(`${username}@example.com`)
-    await page.getByLabel('Password').fill('correct horse battery')
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor()
-  }
-
-  async function addContact (page: Page, username: string) {
-    await page.getByRole('tab', { name: 'Contacts' }).click()
-    await page.getByLabel('Find people').fill(username)
-    await page.getByRole('button', { name: `Add ${username}`, exact: true }).click()
-    await page.getByRole('list', { name: 'Contacts' }).getByText(username, { exact: true }).waitFor()
-  }
 
   /** Saves a screenshot of a main screen, and checks that every control on it is labelled. */
   async function screen (t: Test, page: Page, name: string) {
@@ -57,6 +32,7 @@ if (!existsSync(CHROMIUM_PATH)) {
     await page.getByLabel('Message', { exact: true }).press('Enter')
   }
 
+  const open = (name: string, viewport?: { width: number, height: number }) => openPage(browser, baseUrl, name, errors, { viewport })
   const alice = await open('alice')
   const bob = await open('bob')
   await alice.page.getByRole('heading', { name: 'Sign in' }).waitFor()

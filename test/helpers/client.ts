@@ -41,3 +41,8 @@ export async function addContact (owner: TestUser, contact: TestUser): Promise<v
   const { response } = await owner.api.POST('/contacts', { body: { userId: contact.id } })
   if (response.status !== 201) throw new Error(`add contact failed: ${response.status}`)
 }
+
+/** The claims of one of the server's tokens: the user (`sub`), the session (`sid`) and the expiry (`exp`, seconds). */
+export function tokenClaims (token: string): { sub: string, sid: string, exp: number } {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string, sid: string, exp: number }
+}

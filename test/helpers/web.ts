@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 
 process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1'
 
@@ -79,4 +79,39 @@ export async function unlabelledControls (page: Page): Promise<string[]> {
   } finally {
     await cdp.detach()
   }
+}
+
+export interface OpenPageOptions {
+  viewport?: { width: number, height: number }
+  /** Console errors the test provokes on purpose (see watchConsole). */
+  expected?: (text: string, url: string) => boolean
+}
+
+/** A new browser context (one person, one window) on the web client, watched for console errors, at its sign-in screen. */
+export async function openPage (browser: Browser, baseUrl: string, name: string, errors: string[], options: OpenPageOptions = {}): Promise<{ context: BrowserContext, page: Page }> {
+  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1000, height: 700 } })
+  const page = await context.newPage()
+  page.setDefaultTimeout(10_000)
+  watchConsole(page, name, errors, options.expected)
+  await page.goto(baseUrl)
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+  return { context, page }
+}
+
+/** Creates an account through the sign-up form and waits until its event stream is live. */
+export async function signUp (page: Page, username: string, password = 'correct horse battery'): Promise<void> {
+  await page.getByRole('button', { name: 'Create an account' }).click()
+  await page.getByLabel('Username').fill(username)
+  await page.getByLabel('Email').fill(`${username}@example.com`)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.getByRole('status').filter({ hasText: 'Live' }).waitFor()
+}
+
+/** Finds a user by name in the Contacts tab and adds them. */
+export async function addContact (page: Page, username: string): Promise<void> {
+  await page.getByRole('tab', { name: 'Contacts' }).click()
+  await page.getByLabel('Find people').fill(username)
+  await page.getByRole('button', { name: `Add ${username}`, exact: true }).click()
+  await page.getByRole('list', { name: 'Contacts' }).getByText(username, { exact: true }).waitFor()
 }

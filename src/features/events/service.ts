@@ -73,7 +73,7 @@ export class EventsService {
     // A session that expires announces nothing (a revocation does): its streams end at the next check, which
     // also ends those whose revocation notice was lost.
     const sessionCheck = setInterval(() => {
-      this.checkAllSessions().catch((err: unknown) => this.log[logLevel(err)]({ err }, 'stream session check failed'))
+      this.endDeadSessions([...this.hubs.allStreams()]).catch((err: unknown) => this.log[logLevel(err)]({ err }, 'stream session check failed'))
     }, this.settings.streamSessionCheckMs)
     for (const timer of [heartbeat, prune, sessionCheck]) timer.unref()
     this.timers.push(heartbeat, prune, sessionCheck)
@@ -222,10 +222,6 @@ export class EventsService {
 
   private checkSessions (userId: string): Promise<void> {
     return this.endDeadSessions([...this.hubs.streamsOf(userId)])
-  }
-
-  private checkAllSessions (): Promise<void> {
-    return this.endDeadSessions([...this.hubs.allStreams()])
   }
 
   /** Ends, with `session.revoked`, those of these streams whose session is no longer live (revoked or expired). */
