@@ -139,7 +139,12 @@ tap.test('sessions', async (t) => {
     const lastUsed = async () => (await app.db.select({ at: sessions.lastUsedAt }).from(sessions).where(eq(sessions.id, id)))[0]!.at.getTime()
     // Age the row as if the session had been idle for two hours, then use it.
     const age = () => app.db.update(sessions).set({ lastUsedAt: sql`now() - interval '2 hours'` }).where(eq(sessions.id, id))
-    await age()
+    // The list request's lastUsedAt write is batched and may land after a first age(): age until it sticks.
+    await until(async () => {
+      await age()
+      await sleep(100)
+      return Date.now() - await lastUsed() > 3600_000
+    }, 'the session aged')
     const fresh = await login(baseUrl, user, 'another')
     // Its id from the token itself: no request may use the session before it is aged.
     const freshId = (JSON.parse(Buffer.from(fresh.token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid
