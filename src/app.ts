@@ -154,7 +154,12 @@ export async function buildApp (config: Config): Promise<App> {
   })
   // A request that reaches a stopping server (pipelined or on a busy keep-alive connection) is told to go elsewhere.
   let stopping = false
-  app.addHook('preClose', async () => { stopping = true })
+  app.addHook('preClose', async () => {
+    stopping = true
+    // Node closes idle connections once, when the stop begins; one whose request completes later would stay
+    // open for the whole keep-alive timeout (72 s). Now it closes a moment after its answer.
+    app.server.keepAliveTimeout = 1
+  })
   app.addHook('onRequest', async (_request, reply) => {
     if (!stopping) return
     reply.header('retry-after', 1).header('connection', 'close')

@@ -81,10 +81,23 @@ t.test('SIGTERM: streams end, the process exits 0', async (t) => {
   const baseUrl = `http://127.0.0.1:${port}`
   const alice = await registerUser(baseUrl)
   const streams = [await openStream(t, baseUrl, { token: alice.token }, LONG), await openStream(t, baseUrl, { token: alice.token }, LONG)]
+  // A client that reads its stream to the end but never closes the connection (as a keep-alive pool does)
+  // must not hold the stop: the server closes the connection once the stream has ended.
+  const lingering = connect(port, '127.0.0.1')
+  t.teardown(() => lingering.destroy())
+  await once(lingering, 'connect')
+  let lingeringReceived = ''
+  lingering.setEncoding('utf8').on('data', (chunk: string) => { lingeringReceived += chunk })
+  const lingeringClosedByServer = once(lingering, 'end')
+  lingering.write(`GET /events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${alice.token}\r\n\r\n`)
+  while (!lingeringReceived.includes('\r\n\r\n')) await sleep(20)
 
   child.kill('SIGTERM')
   for (const stream of streams) await stream.ended
   t.ok(streams.every((stream) => stream.isEnded()), 'the open streams end')
+  await lingeringClosedByServer
+  t.match(lingeringReceived, /^HTTP\/1\.1 200/, 'the lingering client had its stream')
+  t.pass('the server closed the lingering connection')
   const { code, signal } = await exited
   t.equal(signal, null, 'not killed by the signal')
   t.equal(code, 0, `exits 0, before close-with-grace's timeout (output: ${output.trim().slice(-500)})`)
@@ -119,4 +132,58 @@ t.test('a request that arrives while the server stops is 503 SERVICE_UNAVAILABLE
   t.match(answers[1], /retry-after: \d+/i)
   const json = JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4)) as { code: string, statusCode: number }
   t.match(json, { statusCode: 503, code: 'SERVICE_UNAVAILABLE' })
+})
+
+t.test('a response that completes after the stop began leaves no idle keep-alive connection behind', async (t) => {
+  const { app, baseUrl } = await startApp(t)
+  const [alice, bob] = await Promise.all([registerUser(baseUrl), registerUser(baseUrl)])
+  await addContact(alice, bob)
+  const { port } = new URL(baseUrl)
+  const boundary = 'lingering-boundary'
+  const body = `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a.bin"\r\ncontent-type: application/octet-stream\r\n\r\n${'x'.repeat(4096)}\r\n--${boundary}--\r\n`
+  const socket = connect(Number(port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  await once(socket, 'connect')
+  let received = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk })
+  const ended = once(socket, 'end')
+  // A keep-alive client whose request is in progress when the stop begins, and that then just waits.
+  socket.write(`POST /conversations/${bob.id}/files HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${alice.token}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`)
+  await sleep(200)
+  const closing = app.close()
+  await sleep(200)
+  socket.write(body.slice(100))
+  let timer: NodeJS.Timeout | undefined
+  const outcome = await Promise.race([
+    Promise.all([closing, ended]).then(() => 'closed'),
+    new Promise((resolve) => { timer = setTimeout(resolve, 20_000, 'the idle connection still held the stop after 20 s') })
+  ])
+  clearTimeout(timer)
+  t.match(received, /^HTTP\/1\.1 201/, 'the request completes')
+  t.equal(outcome, 'closed', 'the server closes the connection and app.close() resolves')
+})
+
+t.test('an event stream that ends closes its connection', async (t) => {
+  const { baseUrl } = await startApp(t)
+  const alice = await registerUser(baseUrl)
+  const { port } = new URL(baseUrl)
+  const socket = connect(Number(port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  await once(socket, 'connect')
+  let received = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk })
+  const ended = once(socket, 'end')
+  socket.write(`GET /events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${alice.token}\r\n\r\n`)
+  while (!received.includes('\r\n\r\n')) await sleep(20)
+  t.match(received, /^HTTP\/1\.1 200/)
+  const logout = await fetch(`${baseUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${alice.token}` } })
+  t.equal(logout.status, 204)
+  let timer: NodeJS.Timeout | undefined
+  const outcome = await Promise.race([
+    ended.then(() => 'closed'),
+    new Promise((resolve) => { timer = setTimeout(resolve, 10_000, 'still open after 10 s') })
+  ])
+  clearTimeout(timer)
+  t.match(received, /event: session\.revoked/, 'the stream said why it ends')
+  t.equal(outcome, 'closed', 'the server closes the connection (a client keeping it would hold a stopping server)')
 })

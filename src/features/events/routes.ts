@@ -77,7 +77,10 @@ export default async function eventsRoutes (app: App, { events }: { events: Even
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
-      'x-content-type-options': 'nosniff'
+      'x-content-type-options': 'nosniff',
+      // When the stream ends (logout, reset, the server stopping) the client opens a new one anyway; a
+      // connection kept alive after it would only hold a stopping server until its keep-alive timeout.
+      connection: 'close'
     }
     for (const [name, value] of Object.entries(reply.getHeaders())) {
       if (name.startsWith('access-control-') || name === 'vary') headers[name] = value

@@ -92,7 +92,8 @@ export class EventsService {
   async stop (): Promise<void> {
     this.stopped = true
     for (const timer of this.timers) clearInterval(timer)
-    for (const stream of [...this.hubs.allStreams()]) stream.close()
+    const streams = [...this.hubs.allStreams()]
+    for (const stream of streams) stream.close()
     // Bounded: a database that does not answer must not hold the stop past its grace period.
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
@@ -100,6 +101,8 @@ export class EventsService {
       new Promise<void>((resolve) => { timer = setTimeout(resolve, STOP_DATABASE_MS) })
     ])
     clearTimeout(timer)
+    // A client that neither reads the end of its stream nor closes the connection must not hold the stop.
+    for (const stream of streams) stream.dropConnection()
   }
 
   private schedulePrune (): void {

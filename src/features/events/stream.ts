@@ -107,6 +107,11 @@ export class EventStream {
     this.end('')
   }
 
+  /** Cuts the connection if the end of the stream has not been handed to the kernel yet. */
+  dropConnection (): void {
+    if (!this.res.writableFinished) this.res.destroy()
+  }
+
   private end (last: string): void {
     if (this.closed) return
     // A client that is not reading would never receive the end, and its socket would hold the server open.
