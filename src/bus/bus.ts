@@ -1,6 +1,6 @@
 // The event bus between server instances: what crosses instances, and the interface every bus implements.
 // It carries small notices only; receivers read the rows they announce.
-import type { Db } from '../db/client.ts'
+import type { SQL } from 'drizzle-orm'
 
 export type BusMessage =
   /** Durable events committed: [user id, newest event id] pairs, or every user ('*') when too many to list. */
@@ -25,8 +25,11 @@ export interface Bus {
    * between sends none, so instances re-read where their users' event ids stand every so often (the sweep).
    */
   readonly sendsAfterCommit: boolean
-  /** Announces to other instances when `tx` commits (and never if it rolls back). Transactional buses only. */
-  notifyInTx: (tx: Db, message: BusMessage) => Promise<void>
+  /**
+   * A statement that announces to other instances when the transaction it runs in commits (and never if it rolls
+   * back). Transactional buses only: the others answer undefined.
+   */
+  noticeInTx: (message: BusMessage) => SQL | undefined
   /** Announces events that just committed. Buses whose notices are not transactional only. */
   notifyCommitted: (message: BusMessage) => void
   /** Delivers now, to this instance and every other. */

@@ -11,7 +11,7 @@ export function createInProcessBus (): Bus {
     kind: 'in-process',
     sendsAfterCommit: false,
     connected: () => true,
-    notifyInTx: async () => {},
+    noticeInTx: () => undefined,
     publish: async (message) => handlers.deliver(message),
     onMessage: (handler) => handlers.onMessage(handler),
     onReconnect: (handler) => handlers.onReconnect(handler),

@@ -118,7 +118,7 @@ export async function createNatsBus ({ url, killBeforePublish = false, warn = ()
     instanceId,
     kind: 'nats',
     sendsAfterCommit: true,
-    notifyInTx: async () => {},
+    noticeInTx: () => undefined,
     notifyCommitted: (message) => {
       if (killBeforePublish) process.kill(process.pid, 'SIGKILL')
       route(message).catch((err: unknown) => warn('event bus publish failed', err))

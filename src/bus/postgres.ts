@@ -91,9 +91,7 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
     kind: 'postgres',
     sendsAfterCommit: false,
     connected: () => listener !== undefined && (pingSentAt === undefined || Date.now() - pingSentAt <= watchdogMs * 2.5),
-    notifyInTx: async (tx, message) => {
-      await tx.execute(sql`select pg_notify(${CHANNEL}, ${encode(message)})`)
-    },
+    noticeInTx: (message) => sql`select pg_notify(${CHANNEL}, ${encode(message)})`,
     publish: async (message) => {
       handlers.deliver(message)
       await database.client`select pg_notify(${CHANNEL}, ${encode(message)})`

@@ -1,5 +1,5 @@
 // Contacts table access: each user's personal address book.
-import { and, asc, eq, inArray, not, type SQLWrapper, sql } from 'drizzle-orm'
+import { and, asc, eq, not, type SQLWrapper, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { blocks, contacts, users } from '../../db/schema.ts'
@@ -72,6 +72,6 @@ export async function ownersOf (db: Db, contactId: string): Promise<string[]> {
 /** Those of `owners` who have `contactId` as a contact, leaving out any pair with a block either way. */
 export async function ownersAmong (db: Db, contactId: string, owners: string[]): Promise<string[]> {
   const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts)
-    .where(and(eq(contacts.contactId, contactId), inArray(contacts.ownerId, owners), not(blockBetween(contacts.ownerId, contacts.contactId))))
+    .where(and(eq(contacts.contactId, contactId), anyUuid(contacts.ownerId, owners), not(blockBetween(contacts.ownerId, contacts.contactId))))
   return rows.map((row) => row.ownerId)
 }

@@ -2,7 +2,7 @@
 // streams after the commit, and other instances through the bus notice sent with it.
 import fastJson from 'fast-json-stringify'
 import type { Bus, BusMessage } from '../../bus/index.ts'
-import type { Db } from '../../db/client.ts'
+import { type Db, transaction } from '../../db/client.ts'
 import { MODEL_SCHEMAS } from '../../schemas/models.ts'
 import type { Hubs } from './hub.ts'
 import { appendEvents, type EventDraft, type StoredEvent } from './repository.ts'
@@ -29,16 +29,19 @@ export class Outbox {
   async transaction<T> (work: (tx: Db, emit: Emit) => Promise<T>): Promise<T> {
     let stored: StoredEvent[] = []
     let notice: BusMessage | undefined
-    const result = await this.db.transaction(async (tx) => {
+    const result = await transaction(this.db, async (tx) => {
       const drafts: EventDraft[] = []
       const emit: Emit = (userId, type, data) => { drafts.push({ userId, type, data: serializers[type](data), messageId: carriedMessage(type, data) }) }
       const value = await work(tx, emit)
-      stored = await appendEvents(tx, drafts, (events) => {
-        if (events.length === 0) return Promise.resolve()
-        notice = { t: 'e', u: newestPerUser(events) }
-        return this.bus.notifyInTx(tx, notice)
-      })
-      return value
+      const appended = await appendEvents(tx, drafts)
+      stored = appended.stored
+      const last = appended.writes
+      if (stored.length > 0) {
+        notice = { t: 'e', u: newestPerUser(stored) }
+        const statement = this.bus.noticeInTx(notice)
+        if (statement !== undefined) last.push(statement)
+      }
+      return { value, last }
     })
     // A bus whose notices are not transactional announces now; if this process dies first, the other
     // instances' sweeps find the events in the table.

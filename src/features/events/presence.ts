@@ -1,8 +1,8 @@
 // Who is online: a user with at least one open stream on a live instance. Each instance keeps a row per
 // user it holds streams for, renews its own liveness, and expires the rows of instances that went silent.
-import { and, eq, inArray, lt, sql } from 'drizzle-orm'
+import { and, eq, lt, sql } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
-import { array } from '../../db/arrays.ts'
+import { anyUuid, array } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { logLevel } from '../../db/errors.ts'
 import { instances, presence } from '../../db/schema.ts'
@@ -98,7 +98,7 @@ export class Presence {
     const rows = await this.db.selectDistinct({ userId: presence.userId })
       .from(presence)
       .innerJoin(instances, eq(instances.id, presence.instanceId))
-      .where(and(inArray(presence.userId, userIds), sql`${instances.lastSeen} > ${this.expiry}`))
+      .where(and(anyUuid(presence.userId, userIds), sql`${instances.lastSeen} > ${this.expiry}`))
     return new Set(rows.map((row) => row.userId))
   }
 
@@ -179,8 +179,8 @@ export class Presence {
     const dead = (await this.db.select({ id: instances.id }).from(instances).where(lt(instances.lastSeen, this.expiry))).map((row) => row.id)
     if (dead.length === 0) return
     // Whoever deletes a row announces it: concurrent sweepers on other instances get disjoint rows.
-    const orphaned = await this.db.delete(presence).where(inArray(presence.instanceId, dead)).returning({ userId: presence.userId })
-    await this.db.delete(instances).where(inArray(instances.id, dead))
+    const orphaned = await this.db.delete(presence).where(anyUuid(presence.instanceId, dead)).returning({ userId: presence.userId })
+    await this.db.delete(instances).where(anyUuid(instances.id, dead))
     for (const { userId } of orphaned) await this.announceIfOffline(userId)
   }
 }

@@ -1,5 +1,5 @@
 // Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
-import { and, asc, eq, lt, min, sql } from 'drizzle-orm'
+import { and, asc, eq, lt, min, type SQL, sql } from 'drizzle-orm'
 import { anyUuid, array } from '../../db/arrays.ts'
 import { type Db, queryRows } from '../../db/client.ts'
 import { events, users } from '../../db/schema.ts'
@@ -23,19 +23,24 @@ export interface StoredEvent extends EventDraft {
   id: number
 }
 
+/** Events with their ids, and the statements that store them (to run last in the same transaction). */
+export interface AppendedEvents {
+  stored: StoredEvent[]
+  writes: SQL[]
+}
+
 /**
- * Gives each draft the next id of its user and stores it. Must run inside the transaction of the change.
- * Taking an id updates the user's counter row, whose lock is held to commit: a later id of the same user
- * can only commit after every earlier one, so a reader never sees id N+1 before N. Several users' rows are
- * locked in user-id order so that two transactions touching the same users cannot deadlock.
- * `alongside` runs with the final writes, pipelined on the same connection.
+ * Gives each draft the next id of its user; the answer's `writes` store them and must run later in the same
+ * transaction (the outbox sends them with the COMMIT). Taking an id locks the user's counter row to the commit:
+ * a later id of the same user can only commit after every earlier one, so a reader never sees id N+1 before N.
+ * Several users' rows are locked in user-id order so that two transactions touching the same users cannot deadlock.
  */
-export async function appendEvents (tx: Db, drafts: EventDraft[], alongside: (stored: StoredEvent[]) => Promise<unknown>): Promise<StoredEvent[]> {
-  if (drafts.length === 0) return []
+export async function appendEvents (tx: Db, drafts: EventDraft[]): Promise<AppendedEvents> {
+  if (drafts.length === 0) return { stored: [], writes: [] }
   const countByUser = new Map<string, number>()
   for (const draft of drafts) countByUser.set(draft.userId, (countByUser.get(draft.userId) ?? 0) + 1)
   const nextId = new Map<string, number>()
-  const writes: Array<Promise<unknown>> = []
+  const writes: SQL[] = []
   if (countByUser.size === 1) {
     const [userId, count] = countByUser.entries().next().value!
     const [row] = await tx.update(users)
@@ -52,23 +57,20 @@ export async function appendEvents (tx: Db, drafts: EventDraft[], alongside: (st
       .where(anyUuid(users.id, ids)).orderBy(asc(users.id)).for('no key update')
     if (locked.length !== ids.length) throw new Error('appendEvents: unknown user')
     for (const row of locked) nextId.set(row.id, row.lastEventId + 1)
-    writes.push(tx.update(users)
-      .set({ lastEventId: sql`${users.lastEventId} + counts.n` })
-      .from(sql`unnest(${array(locked.map((row) => row.id), 'uuid')}, ${array(locked.map((row) => countByUser.get(row.id)!), 'bigint')}) as counts(id, n)`)
-      .where(sql`${users.id} = counts.id`))
+    writes.push(sql`update ${users} set last_event_id = ${users}.last_event_id + counts.n
+      from unnest(${array(locked.map((row) => row.id), 'uuid')}, ${array(locked.map((row) => countByUser.get(row.id)!), 'bigint')}) as counts(id, n)
+      where ${users}.id = counts.id`)
   }
   const stored = drafts.map((draft) => {
     const id = nextId.get(draft.userId)!
     nextId.set(draft.userId, id + 1)
     return { ...draft, id }
   })
-  writes.push(tx.execute(sql`insert into ${events} (user_id, id, type, data, message_id)
+  writes.push(sql`insert into ${events} (user_id, id, type, data, message_id)
     select * from unnest(${array(stored.map((e) => e.userId), 'uuid')}, ${array(stored.map((e) => e.id), 'bigint')},
       ${array(stored.map((e) => e.type), 'text')}, ${array(stored.map((e) => e.data), 'text')},
-      ${array(stored.map((e) => e.messageId ?? null), 'uuid')})`))
-  writes.push(alongside(stored))
-  await Promise.all(writes)
-  return stored
+      ${array(stored.map((e) => e.messageId ?? null), 'uuid')})`)
+  return { stored, writes }
 }
 
 /**

@@ -1,5 +1,6 @@
 // Files table access: stored uploads, who may read them, and removing those nothing refers to any more.
-import { and, eq, inArray, or, sql } from 'drizzle-orm'
+import { and, eq, or, sql } from 'drizzle-orm'
+import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
 import { files, messages, users } from '../../db/schema.ts'
 
@@ -58,7 +59,7 @@ export async function deleteUnreferencedFiles (db: Db, ids: string[]): Promise<s
   const carried = db.select({ one: sql`1` }).from(messages).where(eq(messages.fileId, files.id))
   const avatar = db.select({ one: sql`1` }).from(users).where(eq(users.avatarUrl, sql`'/files/' || ${files.id}`))
   const rows = await db.delete(files)
-    .where(and(inArray(files.id, ids), sql`not exists ${carried}`, sql`not exists ${avatar}`))
+    .where(and(anyUuid(files.id, ids), sql`not exists ${carried}`, sql`not exists ${avatar}`))
     .returning({ id: files.id })
   return rows.map((row) => row.id)
 }
