@@ -187,7 +187,7 @@ export async function buildApp (config: Config): Promise<App> {
   await files.sweepStaged()
   const links = new FileLinks(deriveLinkKey(jwtSecret), config.fileUrlTtlSeconds)
   const passwords = await createPasswordHasher(config.argon2)
-  const blocks = new BlocksService(db, outbox)
+  const blocks = new BlocksService({ db, outbox, presence, bus, log })
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files, blocks, log })
   const contacts = new ContactsService(db, outbox, presence, users)
   bus.setWatchersOf(contacts.watchersOf)

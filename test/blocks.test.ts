@@ -1,6 +1,7 @@
-// Blocking: either side blocked means no sends (text, file, image) either way, each offline to the other with no
-// presence events between them, the blocker hidden from the blocked user's search; history stays; unblocking
-// restores everything; block.added/block.removed reach the blocker's devices only.
+// Blocking: either side blocked means no sends (text, file, image) either way, each offline to the other (one
+// `presence` offline event when the block starts, none while it lasts), the blocker hidden from the blocked user's
+// search; history stays; unblocking restores everything (the real presence at once); block.added/block.removed reach
+// the blocker's devices only.
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import tap, { type Test } from 'tap'
@@ -76,6 +77,24 @@ tap.test('blocking', async (t) => {
     t.equal((await react(alice, 'PUT')).response.status, 200, 'after unblocking: a reaction')
   })
 
+  t.test('a block shows each offline to the other at once; lifting it shows the real state at once', async (t) => {
+    const { alice, bob } = await setup()
+    const aliceStream = await open(t, alice)
+    const bobStream = await open(t, bob)
+    await aliceStream.waitFor(() => presenceOf(aliceStream, bob.id).includes(true), LONG, 'alice sees bob online')
+    const before = { alice: presenceOf(aliceStream, bob.id).length, bob: presenceOf(bobStream, alice.id).length }
+    t.equal((await bob.api.PUT('/blocks/{userId}', { params: { path: { userId: alice.id } } })).response.status, 204)
+    await aliceStream.waitFor(() => presenceOf(aliceStream, bob.id).length > before.alice, LONG, 'alice: a presence event of bob')
+    await bobStream.waitFor(() => presenceOf(bobStream, alice.id).length > before.bob, LONG, 'bob: a presence event of alice')
+    t.same(presenceOf(aliceStream, bob.id).slice(before.alice), [false], 'the blocked user sees the blocker go offline')
+    t.same(presenceOf(bobStream, alice.id).slice(before.bob), [false], 'the blocker sees the blocked user go offline')
+    t.equal((await bob.api.DELETE('/blocks/{userId}', { params: { path: { userId: alice.id } } })).response.status, 204)
+    await aliceStream.waitFor(() => presenceOf(aliceStream, bob.id).length > before.alice + 1, LONG, 'alice: bob again')
+    await bobStream.waitFor(() => presenceOf(bobStream, alice.id).length > before.bob + 1, LONG, 'bob: alice again')
+    t.same(presenceOf(aliceStream, bob.id).slice(before.alice), [false, true], 'online again once the block is lifted')
+    t.same(presenceOf(bobStream, alice.id).slice(before.bob), [false, true])
+  })
+
   t.test('while blocked: sends refused both ways, offline both ways, no presence events, blocker hidden from search', async (t) => {
     const { alice, bob, carol } = await setup()
     const aliceStream = await open(t, alice)
@@ -85,9 +104,13 @@ tap.test('blocking', async (t) => {
     const aliceOther = await apiClient(baseUrl).POST('/auth/login', { body: { username: alice.username, password: alice.password } })
     const aliceOtherStream = await open(t, alice, aliceOther.data!.token)
 
-    // Presence events from before the block (each saw the other come online) are not counted below.
-    const before = { alice: presenceOf(aliceStream, bob.id).length, bob: presenceOf(bobStream, alice.id).length }
+    const announced = { alice: presenceOf(aliceStream, bob.id).length, aliceOther: presenceOf(aliceOtherStream, bob.id).length, bob: presenceOf(bobStream, alice.id).length }
     t.equal((await alice.api.PUT('/blocks/{userId}', { params: { path: { userId: bob.id } } })).response.status, 204)
+    // The block's own announcement (each sees the other go offline) is not counted below.
+    await aliceStream.waitFor(() => presenceOf(aliceStream, bob.id).slice(announced.alice).includes(false), LONG, 'alice: bob offline')
+    await aliceOtherStream.waitFor(() => presenceOf(aliceOtherStream, bob.id).slice(announced.aliceOther).includes(false), LONG, 'alice (other device): bob offline')
+    await bobStream.waitFor(() => presenceOf(bobStream, alice.id).slice(announced.bob).includes(false), LONG, 'bob: alice offline')
+    const before = { alice: presenceOf(aliceStream, bob.id).length, aliceOther: presenceOf(aliceOtherStream, bob.id).length, bob: presenceOf(bobStream, alice.id).length }
     for (const stream of [aliceStream, aliceOtherStream]) {
       const event = await stream.waitForEvent('block.added', LONG)
       t.same(JSON.parse(event.data), { userId: bob.id }, 'block.added reaches every device of the blocker')
@@ -130,7 +153,7 @@ tap.test('blocking', async (t) => {
     const aliceAgain = await open(t, alice)
     await carolStream.waitFor(() => presenceOf(carolStream, alice.id).includes(true), LONG, 'carol: alice online again')
     await sleep(100)
-    t.same(presenceOf(aliceStream, bob.id).slice(before.alice).concat(presenceOf(aliceOtherStream, bob.id), presenceOf(aliceAgain, bob.id)), [], 'the blocker got no presence event of the blocked user')
+    t.same(presenceOf(aliceStream, bob.id).slice(before.alice).concat(presenceOf(aliceOtherStream, bob.id).slice(before.aliceOther), presenceOf(aliceAgain, bob.id)), [], 'the blocker got no presence event of the blocked user')
     t.same(presenceOf(bobStream, alice.id).slice(before.bob).concat(presenceOf(bobAgain, alice.id)), [], 'the blocked user got no presence event of the blocker')
 
     const history = await bob.api.GET('/conversations/{peerId}/messages', { params: { path: { peerId: alice.id } } })

@@ -2,7 +2,7 @@
 import { and, asc, eq, or, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
-import { blocks, users } from '../../db/schema.ts'
+import { blocks, contacts, users } from '../../db/schema.ts'
 import { MAX_LISTED } from '../../schemas/models.ts'
 
 export interface BlockedRow {
@@ -46,4 +46,13 @@ export async function blockedEitherAmong (db: Db, userId: string, others: string
     and(eq(blocks.blockedId, userId), anyUuid(blocks.blockerId, others))
   ))
   return new Set(rows.map((row) => row.blockerId === userId ? row.blockedId : row.blockerId))
+}
+
+/** Which of the two users has the other as a contact (blocks aside): they are the ones who watch the other's presence. */
+export async function contactOwnersBetween (db: Db, a: string, b: string): Promise<string[]> {
+  const rows = await db.select({ ownerId: contacts.ownerId }).from(contacts).where(or(
+    and(eq(contacts.ownerId, a), eq(contacts.contactId, b)),
+    and(eq(contacts.ownerId, b), eq(contacts.contactId, a))
+  ))
+  return rows.map((row) => row.ownerId)
 }

@@ -7,7 +7,7 @@ import type { BlocksService } from './service.ts'
 
 const security = [{ bearerAuth: [] }]
 const tags = ['blocking']
-const EFFECT = 'While either of two users has blocked the other: text, file and image sends, reactions and typing between them are 403 BLOCKED; each shows offline to the other (contacts, conversations, search results, GET /users/{id}) and gets no `presence` or `typing` event from the other; the blocker does not appear in the blocked user\'s search. History already there stays readable. The blocked user gets no event about it; a client of theirs that already shows the blocker online is not told otherwise until it reloads.'
+const EFFECT = 'While either of two users has blocked the other: text, file and image sends, reactions and typing between them are 403 BLOCKED; each shows offline to the other (contacts, conversations, search results, GET /users/{id}) and gets no `presence` or `typing` event from the other while the block lasts; the blocker does not appear in the blocked user\'s search. History already there stays readable. When a block starts, each of the two who has the other as a contact gets one `presence` event showing the other offline (the blocked user is not told why: no `block.*` event reaches them).'
 
 export default async function blocksRoutes (app: App, { blocks }: { blocks: BlocksService }) {
   app.addHook('onRequest', app.authenticate)
@@ -47,7 +47,7 @@ export default async function blocksRoutes (app: App, { blocks }: { blocks: Bloc
     schema: {
       operationId: 'unblockUser',
       summary: 'Unblock a user',
-      description: 'Lifts your block: everything works again between you (unless they have blocked you). Unblocking a user you have not blocked (or who does not exist) answers 204 and changes nothing. Sends `block.removed` to your streams when a block was lifted.',
+      description: 'Lifts your block: everything works again between you (unless they have blocked you). Unblocking a user you have not blocked (or who does not exist) answers 204 and changes nothing. Sends `block.removed` to your streams when a block was lifted; when no block is left between you, each of you who has the other as a contact gets a `presence` event with the other\'s real state.',
       tags,
       security,
       params: BlockParamsSchema,
