@@ -380,10 +380,17 @@ t.test('a stalled reader is cut off while the server\'s buffer for it stays boun
   await paused.ended
   const got = paused.durable().map((e) => e.id)
   t.same(got, range(1, got.length), 'what arrived before the cut is in order')
-  const resumed = await open(t, alice, { lastEventId: String(got.at(-1) ?? 0) })
   const total = (await app.db.select({ id: events.id }).from(events).where(eq(events.userId, alice.id))).length
-  await resumed.waitFor(() => resumed.durable().length >= total - got.length, LONG)
-  t.same(resumed.durable().map((e) => e.id), range(got.length + 1, total), 'the rest on resume')
+  // (A test process starved by a busy machine may read the 16 MiB too slowly and be cut as stalled again: it then
+  // resumes again, as any client does.)
+  const rest: number[] = []
+  for (let attempt = 0; rest.length < total - got.length && attempt < 5; attempt++) {
+    const resumed = await open(t, alice, { lastEventId: String(rest.at(-1) ?? got.at(-1) ?? 0) })
+    await resumed.waitFor(() => resumed.durable().length >= total - got.length - rest.length, LONG).catch(() => {})
+    rest.push(...resumed.durable().map((e) => e.id))
+    resumed.close()
+  }
+  t.same(rest, range(got.length + 1, total), 'the rest on resume')
 })
 
 t.test('an instance whose presence was swept while it lived (a long pause) re-asserts it', async (t) => {
