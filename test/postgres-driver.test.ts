@@ -3,8 +3,10 @@
 // porsager/postgres#1208), and the pool serves again. Unpatched, the first test dies with an uncaught
 // "Cannot read properties of null (reading 'write')". PostgreSQL only.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { existsSync } from 'node:fs'
 import postgres from 'postgres'
 import t from 'tap'
+import { connectPostgres } from '../src/db/client.ts'
 import { createTestDatabase, usingPostgres } from './helpers/app.ts'
 
 if (!usingPostgres) t.plan(0, 'PostgreSQL only (set DATABASE_URL)')
@@ -70,5 +72,20 @@ if (usingPostgres) {
     t.ok(CONNECTION_ERRORS.includes(result), `the transaction is rejected with a connection error (${result})`)
     // The one connection reconnects: a write left scheduled on the dead socket must not block its startup.
     t.equal(await outcome(sql`select 1`), 'ok', 'the same pool slot serves again')
+  })
+
+  t.test('DATABASE_URL with ?host=/socket/directory connects through the Unix-domain socket', async (t) => {
+    const socketDirectory = '/var/run/postgresql'
+    const url = new URL((await createTestDatabase(t))!)
+    if (!existsSync(`${socketDirectory}/.s.PGSQL.${url.port || 5432}`)) {
+      await t.skip(`no PostgreSQL socket in ${socketDirectory}`)
+      return
+    }
+    url.searchParams.set('host', socketDirectory)
+    const sql = connectPostgres(url.toString(), { max: 1, onnotice: () => {} })
+    t.teardown(() => sql.end({ timeout: 1 }))
+    const [row] = await sql<Array<{ address: string | null, database: string }>>`select inet_server_addr() as address, current_database() as database`
+    t.equal(row!.address, null, 'no TCP address: the connection is on the socket')
+    t.equal(row!.database, url.pathname.slice(1), 'to the database the URL names')
   })
 }

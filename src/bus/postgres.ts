@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
-import { type Database, postgresOptions } from '../db/client.ts'
+import { connectPostgres, type Database, postgresOptions } from '../db/client.ts'
 import { broadcastDefaults, type Bus, BusHandlers, type BusMessage } from './bus.ts'
 
 /** The listening connection's self-test: an instance's own ping must come back through LISTEN. */
@@ -54,7 +54,7 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
   }
   // A client of its own for the one LISTEN connection, so that it can be thrown away and replaced.
   const listen = async (): Promise<postgres.Sql> => {
-    const listener = postgres(database.url, postgresOptions(1))
+    const listener = connectPostgres(database.url, postgresOptions(1))
     try {
       await listener.listen(CHANNEL, onNotify, onListen)
     } catch (err) {

@@ -44,9 +44,22 @@ export function postgresOptions (max: number): postgres.Options<Record<string, p
   }
 }
 
+/**
+ * A postgres.js client for a DATABASE_URL. Besides what postgres.js reads from a URL, it takes libpq's
+ * `?host=/var/run/postgresql` (a directory, starting with `/`) for a Unix-domain socket: postgres.js itself takes the
+ * socket's directory only as an option.
+ */
+export function connectPostgres (url: string, options: postgres.Options<Record<string, postgres.PostgresType>>): postgres.Sql {
+  const parsed = new URL(url)
+  const socketDirectory = parsed.searchParams.get('host')
+  if (socketDirectory === null || !socketDirectory.startsWith('/')) return postgres(url, options)
+  parsed.searchParams.delete('host')
+  return postgres(parsed.toString(), { ...options, host: socketDirectory })
+}
+
 export async function openDatabase ({ databaseUrl, dataDir, poolSize = 10 }: OpenOptions): Promise<Database> {
   if (databaseUrl !== undefined) {
-    const client = postgres(databaseUrl, postgresOptions(poolSize))
+    const client = connectPostgres(databaseUrl, postgresOptions(poolSize))
     const db = drizzlePostgres(client, { schema }) as unknown as Db
     // Bounded: with the database gone, queries still waiting are dropped after 2 s rather than holding the stop.
     return { kind: 'postgres', db, client, url: databaseUrl, close: () => client.end({ timeout: 2 }) }

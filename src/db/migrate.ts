@@ -4,8 +4,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
-import postgres from 'postgres'
-import type { Database } from './client.ts'
+import { connectPostgres, type Database } from './client.ts'
 
 const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
 
@@ -18,7 +17,7 @@ export async function migrateDatabase (database: Database): Promise<void> {
     return
   }
   // One connection of its own: the advisory lock is held by a session, and the migrator needs a full client.
-  const connection = postgres(database.url, { max: 1, onnotice: () => {} })
+  const connection = connectPostgres(database.url, { max: 1, onnotice: () => {} })
   try {
     await connection`select pg_advisory_lock(${MIGRATION_LOCK})`
     await migratePostgres(drizzlePostgres(connection), { migrationsFolder })

@@ -5,10 +5,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import postgres from 'postgres'
 import { buildApp } from '../../src/app.ts'
 import { type Config, loadConfig } from '../../src/config.ts'
-import { type Database, openDatabase } from '../../src/db/client.ts'
+import { connectPostgres, type Database, openDatabase } from '../../src/db/client.ts'
 import { migrateDatabase } from '../../src/db/migrate.ts'
 import type { App } from '../../src/types.ts'
 
@@ -27,11 +26,11 @@ export async function createTestDatabase (t: Teardown): Promise<string | undefin
   if (!usingPostgres) return undefined
   const base = new URL(process.env.DATABASE_URL!)
   const name = `chat_test_${randomBytes(6).toString('hex')}`
-  const admin = postgres(base.toString(), { max: 1, onnotice: () => {} })
+  const admin = connectPostgres(base.toString(), { max: 1, onnotice: () => {} })
   await admin.unsafe(`create database ${name}`)
   await admin.end()
   t.teardown(async () => {
-    const cleanup = postgres(base.toString(), { max: 1, onnotice: () => {} })
+    const cleanup = connectPostgres(base.toString(), { max: 1, onnotice: () => {} })
     await cleanup.unsafe(`drop database if exists ${name} with (force)`)
     await cleanup.end()
   })

@@ -1,8 +1,7 @@
 // The benchmark's own PostgreSQL database: created fresh for each run, migrated, and dropped at the end, so a
 // run never touches other data. Databases left by runs that were killed are dropped by the next run.
 import { randomBytes } from 'node:crypto'
-import postgres from 'postgres'
-import type { Database } from '../../../src/db/client.ts'
+import { connectPostgres, type Database } from '../../../src/db/client.ts'
 import { migrateDatabase } from '../../../src/db/migrate.ts'
 
 const PREFIX = 'chat_bench_'
@@ -29,7 +28,7 @@ export interface BenchDatabase {
 }
 
 export async function createBenchDatabase (adminUrl: string): Promise<BenchDatabase> {
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+  const admin = connectPostgres(adminUrl, { max: 1, onnotice: () => {} })
   const name = `${PREFIX}${process.pid}_${randomBytes(4).toString('hex')}`
   try {
     // Leftovers of killed runs: the name carries the runner's pid.
@@ -53,7 +52,7 @@ export async function createBenchDatabase (adminUrl: string): Promise<BenchDatab
     drop: async () => {
       if (dropped) return
       dropped = true
-      const cleanup = postgres(adminUrl, { max: 1, onnotice: () => {} })
+      const cleanup = connectPostgres(adminUrl, { max: 1, onnotice: () => {} })
       try {
         await cleanup.unsafe(`drop database if exists "${name}" with (force)`)
       } finally {
@@ -70,7 +69,7 @@ export async function migrate (url: string): Promise<void> {
 
 /** `select version()` of the server behind the URL. */
 export async function postgresVersion (url: string): Promise<string> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} })
+  const sql = connectPostgres(url, { max: 1, onnotice: () => {} })
   try {
     const [row] = await sql<Array<{ version: string }>>`select version()`
     return row!.version

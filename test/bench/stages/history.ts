@@ -2,7 +2,8 @@
 // messages table, then GET /conversations/{peerId}/messages pages/s under autocannon for the newest page and
 // for a deep page (`before` a message 90% of the way back).
 import autocannon from 'autocannon'
-import postgres from 'postgres'
+import type postgres from 'postgres'
+import { connectPostgres } from '../../../src/db/client.ts'
 import { Api, type BenchUser } from '../lib/api.ts'
 import { type StageContext, warmupSeconds } from '../lib/context.ts'
 import { type Server, startChatServer } from '../lib/processes.ts'
@@ -85,7 +86,7 @@ export async function runHistory (ctx: StageContext): Promise<HistoryResult> {
   const rows = settings.historyRows
   let server: Server | undefined
   let api: Api | undefined
-  const sql = postgres(ctx.db.url, { max: 1, onnotice: () => {} })
+  const sql = connectPostgres(ctx.db.url, { max: 1, onnotice: () => {} })
   try {
     server = await startChatServer('server', { databaseUrl: ctx.db.url, jwtSecret: ctx.jwtSecret, dataDir: ctx.dataDir, nodeArgs: settings.serverNodeArgs })
     api = new Api(server.url)

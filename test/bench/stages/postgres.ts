@@ -2,7 +2,7 @@
 // from 8 concurrent connections for a fixed time. The table copies `messages` (columns, defaults, indexes)
 // and its foreign keys to users, so each insert costs what a message row costs.
 import { randomUUID } from 'node:crypto'
-import postgres from 'postgres'
+import { connectPostgres } from '../../../src/db/client.ts'
 import { type StageContext, warmupSeconds } from '../lib/context.ts'
 
 const CONNECTIONS = 8
@@ -17,7 +17,7 @@ export interface PostgresResult {
 
 export async function runPostgres (ctx: StageContext): Promise<PostgresResult> {
   const { settings } = ctx
-  const sql = postgres(ctx.db.url, { max: CONNECTIONS, onnotice: () => {} })
+  const sql = connectPostgres(ctx.db.url, { max: CONNECTIONS, onnotice: () => {} })
   try {
     await sql.unsafe(`
       drop table if exists bench_messages;

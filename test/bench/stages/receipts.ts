@@ -2,7 +2,8 @@
 // reader marking its own unread messages read one by one (POST /messages/{id}/read: one transaction, two
 // durable events and one bus notice each), half of the readers through instance A and half through B, the
 // senders' streams held on both. Run once on the PostgreSQL bus (LISTEN/NOTIFY) and once on NATS (BUS_URL).
-import postgres from 'postgres'
+import type postgres from 'postgres'
+import { connectPostgres } from '../../../src/db/client.ts'
 import { Pool } from 'undici'
 import { Api, type BenchUser } from '../lib/api.ts'
 import { type StageContext, sleep, warmupSeconds } from '../lib/context.ts'
@@ -127,7 +128,7 @@ async function runOnBus (ctx: StageContext, bus: 'postgres' | 'nats', pairs: Pai
 export async function runReceipts (ctx: StageContext): Promise<ReceiptsResult> {
   const { settings } = ctx
   const count = settings.receiptPairs
-  const sql = postgres(ctx.db.url, { max: 1, onnotice: () => {} })
+  const sql = connectPostgres(ctx.db.url, { max: 1, onnotice: () => {} })
   try {
     if (prepared === undefined || prepared.length !== count) {
       const server = await startChatServer('server (setup)', { databaseUrl: ctx.db.url, jwtSecret: ctx.jwtSecret, dataDir: ctx.dataDir })

@@ -1,7 +1,7 @@
 // S, message search: in a conversation of BENCH_HISTORY_ROWS messages (seeded as Q's), GET /messages/search
 // pages/s under autocannon for a 3-character query (served by the trigram index) and a 1-character one (which
 // walks the conversation back), each for the newest page and for a page `before` a message 90% of the way back.
-import postgres from 'postgres'
+import { connectPostgres } from '../../../src/db/client.ts'
 import { Api } from '../lib/api.ts'
 import type { StageContext } from '../lib/context.ts'
 import { type Server, startChatServer } from '../lib/processes.ts'
@@ -31,7 +31,7 @@ export async function runSearch (ctx: StageContext): Promise<SearchResult> {
   const { settings } = ctx
   let server: Server | undefined
   let api: Api | undefined
-  const sql = postgres(ctx.db.url, { max: 1, onnotice: () => {} })
+  const sql = connectPostgres(ctx.db.url, { max: 1, onnotice: () => {} })
   try {
     server = await startChatServer('server', { databaseUrl: ctx.db.url, jwtSecret: ctx.jwtSecret, dataDir: ctx.dataDir, nodeArgs: settings.serverNodeArgs })
     api = new Api(server.url)
