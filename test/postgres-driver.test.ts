@@ -78,7 +78,7 @@ if (usingPostgres) {
     const socketDirectory = '/var/run/postgresql'
     const url = new URL((await createTestDatabase(t))!)
     if (!existsSync(`${socketDirectory}/.s.PGSQL.${url.port || 5432}`)) {
-      await t.skip(`no PostgreSQL socket in ${socketDirectory}`)
+      t.plan(0, `no PostgreSQL socket in ${socketDirectory}`)
       return
     }
     url.searchParams.set('host', socketDirectory)

@@ -69,8 +69,10 @@ export async function openDatabase ({ databaseUrl, dataDir, poolSize = 10 }: Ope
   // PGlite does not lock its directory itself: two processes on one directory corrupt it.
   const lock = acquireDirLock(join(dataDir, 'db.lock'))
   try {
-    // Extensions are compiled in but must be named at creation; message search needs pg_trgm.
-    const client = await PGlite.create(dir, { extensions: { pg_trgm: pgTrgm } })
+    // Extensions are compiled in but must be named at creation; message search needs pg_trgm. PostgreSQL's default
+    // 128 MB of shared buffers sit in the process's own memory here (the operating system caches the files anyway):
+    // 16 MB took a fresh server from 541 to 437 MiB RSS, and its peak under load from 661 to 538 MiB, at the same speed.
+    const client = await PGlite.create(dir, { extensions: { pg_trgm: pgTrgm }, postgresqlconf: ['shared_buffers=16MB'] })
     const db = drizzlePglite(client, { schema }) as unknown as Db
     return {
       kind: 'pglite',
