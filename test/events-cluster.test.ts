@@ -128,6 +128,28 @@ t.test('presence crosses instances', { skip }, async (t) => {
   await until(async () => !await online(b), 'offline everywhere', 5_000)
 })
 
+t.test('a block started on one instance shows each offline to the other on the other instance, and no one else', { skip }, async (t) => {
+  const [alice, bob, carol] = [await registerUser(a.baseUrl), await registerUser(a.baseUrl), await registerUser(a.baseUrl)]
+  await addContact(alice, bob)
+  await addContact(bob, alice)
+  await addContact(carol, alice)
+  const presenceOf = (stream: SseConnection, userId: string) =>
+    stream.frames.filter((f) => f.event === 'presence' && JSON.parse(f.data).userId === userId).map((f) => JSON.parse(f.data).online as boolean)
+  const aliceOnA = await open(t, a, alice)
+  const bobOnB = await open(t, b, bob)
+  const carolOnB = await open(t, b, carol)
+  await bobOnB.waitFor(() => presenceOf(bobOnB, alice.id).includes(true) || presenceOf(bobOnB, alice.id).length === 0, LONG)
+  await aliceOnA.waitFor(() => presenceOf(aliceOnA, bob.id).includes(true), LONG, 'alice sees bob online')
+  const before = { bob: presenceOf(bobOnB, alice.id).length, carol: presenceOf(carolOnB, alice.id).length }
+  t.equal((await alice.api.PUT('/blocks/{userId}', { params: { path: { userId: bob.id } } })).response.status, 204)
+  await bobOnB.waitFor(() => presenceOf(bobOnB, alice.id).slice(before.bob).includes(false), LONG, 'bob, on the other instance: alice offline')
+  await aliceOnA.waitFor(() => presenceOf(aliceOnA, bob.id).at(-1) === false, LONG, 'alice: bob offline')
+  t.equal((await alice.api.DELETE('/blocks/{userId}', { params: { path: { userId: bob.id } } })).response.status, 204)
+  await bobOnB.waitFor(() => presenceOf(bobOnB, alice.id).at(-1) === true, LONG, 'bob: alice online again')
+  await sleep(RENEW_MS * 2)
+  t.same(presenceOf(carolOnB, alice.id).slice(before.carol), [], 'a third user who watches alice is told nothing: alice never went offline')
+})
+
 t.test('a killed LISTEN connection reconnects and catches up without losing an event', { skip: listenSkip }, async (t) => {
   const alice = await registerUser(a.baseUrl)
   const onB = await open(t, b, alice)

@@ -104,7 +104,9 @@ export async function createNatsBus ({ url, killBeforePublish = false, warn = ()
         send(userSubject(message.u), message)
         return
       case 'p':
-        for (const watcher of await watchersOf(message.u)) send(userSubject(watcher), { t: 'p', u: message.u, o: message.o, w: watcher })
+        // Addressed to one watcher already (a block's announcement): that watcher only.
+        if (message.w !== undefined) send(userSubject(message.w), message)
+        else for (const watcher of await watchersOf(message.u)) send(userSubject(watcher), { t: 'p', u: message.u, o: message.o, w: watcher })
         return
       default: {
         // A new message type must say whose streams it concerns (typing: the peer's subject).
