@@ -2,18 +2,38 @@
 // the real process stops on SIGTERM, ending streams cleanly and exiting 0 before close-with-grace's deadline.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createTestDatabase, startApp, TEST_JWT_SECRET } from './helpers/app.ts'
 import { addContact, registerUser } from './helpers/client.ts'
 import { connectSse, openStream } from './helpers/sse.ts'
 import { freePort } from './helpers/ports.ts'
 
 const LONG = 60_000
+
+/** A raw connection, what it has received so far, and its end (the server closing it). */
+async function rawConnection (t: Test, port: number): Promise<{ socket: Socket, received: () => string, ended: Promise<unknown> }> {
+  const socket = connect(port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  await once(socket, 'connect')
+  let received = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk })
+  const ended = once(socket, 'end')
+  ended.catch(() => {}) // (read by the tests that wait for it)
+  return { socket, received: () => received, ended }
+}
+
+/** A raw connection with an event stream open on it (its headers received); the client never closes it. */
+async function rawStream (t: Test, port: number, token: string): ReturnType<typeof rawConnection> {
+  const connection = await rawConnection(t, port)
+  connection.socket.write(`GET /events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\n\r\n`)
+  while (!connection.received().includes('\r\n\r\n')) await sleep(20)
+  return connection
+}
 
 t.test('app.close() ends every stream, including a stalled one, and resolves', async (t) => {
   const { app, baseUrl } = await startApp(t, { sseStallTimeoutMs: 600_000 })
@@ -83,20 +103,13 @@ t.test('SIGTERM: streams end, the process exits 0', async (t) => {
   const streams = [await openStream(t, baseUrl, { token: alice.token }, LONG), await openStream(t, baseUrl, { token: alice.token }, LONG)]
   // A client that reads its stream to the end but never closes the connection (as a keep-alive pool does)
   // must not hold the stop: the server closes the connection once the stream has ended.
-  const lingering = connect(port, '127.0.0.1')
-  t.teardown(() => lingering.destroy())
-  await once(lingering, 'connect')
-  let lingeringReceived = ''
-  lingering.setEncoding('utf8').on('data', (chunk: string) => { lingeringReceived += chunk })
-  const lingeringClosedByServer = once(lingering, 'end')
-  lingering.write(`GET /events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${alice.token}\r\n\r\n`)
-  while (!lingeringReceived.includes('\r\n\r\n')) await sleep(20)
+  const lingering = await rawStream(t, port, alice.token)
 
   child.kill('SIGTERM')
   for (const stream of streams) await stream.ended
   t.ok(streams.every((stream) => stream.isEnded()), 'the open streams end')
-  await lingeringClosedByServer
-  t.match(lingeringReceived, /^HTTP\/1\.1 200/, 'the lingering client had its stream')
+  await lingering.ended
+  t.match(lingering.received(), /^HTTP\/1\.1 200/, 'the lingering client had its stream')
   t.pass('the server closed the lingering connection')
   const { code, signal } = await exited
   t.equal(signal, null, 'not killed by the signal')
@@ -104,28 +117,33 @@ t.test('SIGTERM: streams end, the process exits 0', async (t) => {
   t.notMatch(output, /killed by timeout|"level":50|"level":60/, 'no errors while stopping')
 })
 
-t.test('a request that arrives while the server stops is 503 SERVICE_UNAVAILABLE in the error shape, with Retry-After', async (t) => {
+/**
+ * A raw keep-alive connection with an upload in progress (its body half sent) when the server begins to stop;
+ * `rest` is the rest of that body.
+ */
+async function uploadInProgressWhileStopping (t: Test): Promise<{ socket: Socket, received: () => string, rest: string, closing: Promise<void> }> {
   const { app, baseUrl } = await startApp(t)
   const [alice, bob] = await Promise.all([registerUser(baseUrl), registerUser(baseUrl)])
   await addContact(alice, bob)
   const { port } = new URL(baseUrl)
   const boundary = 'stopping-boundary'
   const body = `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a.bin"\r\ncontent-type: application/octet-stream\r\n\r\n${'x'.repeat(4096)}\r\n--${boundary}--\r\n`
-  const socket = connect(Number(port), '127.0.0.1')
-  await once(socket, 'connect')
-  let received = ''
-  socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk })
-  // A request in progress (its body half sent) keeps the connection busy while the server begins to stop...
+  const { socket, received } = await rawConnection(t, Number(port))
   socket.write(`POST /conversations/${bob.id}/files HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${alice.token}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`)
   await sleep(200)
   const closing = app.close()
   await sleep(200)
-  // ...then the rest of it, and a second request pipelined behind it on the same connection.
-  socket.write(`${body.slice(100)}GET /limits HTTP/1.1\r\nhost: x\r\n\r\n`)
+  return { socket, received, rest: body.slice(100), closing }
+}
+
+t.test('a request that arrives while the server stops is 503 SERVICE_UNAVAILABLE in the error shape, with Retry-After', async (t) => {
+  const { socket, received, rest, closing } = await uploadInProgressWhileStopping(t)
+  // The rest of the upload in progress, and a second request pipelined behind it on the same connection.
+  socket.write(`${rest}GET /limits HTTP/1.1\r\nhost: x\r\n\r\n`)
   await Promise.race([once(socket, 'end'), sleep(10_000)])
   socket.destroy()
   await closing
-  const answers = received.split(/(?=HTTP\/1\.1 )/)
+  const answers = received().split(/(?=HTTP\/1\.1 )/)
   t.equal(answers.length, 2, 'two answers')
   t.match(answers[0], /^HTTP\/1\.1 201/, 'the request already begun completes')
   t.match(answers[1], /^HTTP\/1\.1 503/, 'the one that arrived during the stop is refused')
@@ -135,47 +153,25 @@ t.test('a request that arrives while the server stops is 503 SERVICE_UNAVAILABLE
 })
 
 t.test('a response that completes after the stop began leaves no idle keep-alive connection behind', async (t) => {
-  const { app, baseUrl } = await startApp(t)
-  const [alice, bob] = await Promise.all([registerUser(baseUrl), registerUser(baseUrl)])
-  await addContact(alice, bob)
-  const { port } = new URL(baseUrl)
-  const boundary = 'lingering-boundary'
-  const body = `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a.bin"\r\ncontent-type: application/octet-stream\r\n\r\n${'x'.repeat(4096)}\r\n--${boundary}--\r\n`
-  const socket = connect(Number(port), '127.0.0.1')
-  t.teardown(() => socket.destroy())
-  await once(socket, 'connect')
-  let received = ''
-  socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk })
-  const ended = once(socket, 'end')
   // A keep-alive client whose request is in progress when the stop begins, and that then just waits.
-  socket.write(`POST /conversations/${bob.id}/files HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${alice.token}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`)
-  await sleep(200)
-  const closing = app.close()
-  await sleep(200)
-  socket.write(body.slice(100))
+  const { socket, received, rest, closing } = await uploadInProgressWhileStopping(t)
+  const ended = once(socket, 'end')
+  socket.write(rest)
   let timer: NodeJS.Timeout | undefined
   const outcome = await Promise.race([
     Promise.all([closing, ended]).then(() => 'closed'),
     new Promise((resolve) => { timer = setTimeout(resolve, 20_000, 'the idle connection still held the stop after 20 s') })
   ])
   clearTimeout(timer)
-  t.match(received, /^HTTP\/1\.1 201/, 'the request completes')
+  t.match(received(), /^HTTP\/1\.1 201/, 'the request completes')
   t.equal(outcome, 'closed', 'the server closes the connection and app.close() resolves')
 })
 
 t.test('an event stream that ends closes its connection', async (t) => {
   const { baseUrl } = await startApp(t)
   const alice = await registerUser(baseUrl)
-  const { port } = new URL(baseUrl)
-  const socket = connect(Number(port), '127.0.0.1')
-  t.teardown(() => socket.destroy())
-  await once(socket, 'connect')
-  let received = ''
-  socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk })
-  const ended = once(socket, 'end')
-  socket.write(`GET /events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${alice.token}\r\n\r\n`)
-  while (!received.includes('\r\n\r\n')) await sleep(20)
-  t.match(received, /^HTTP\/1\.1 200/)
+  const { received, ended } = await rawStream(t, Number(new URL(baseUrl).port), alice.token)
+  t.match(received(), /^HTTP\/1\.1 200/)
   const logout = await fetch(`${baseUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${alice.token}` } })
   t.equal(logout.status, 204)
   let timer: NodeJS.Timeout | undefined
@@ -184,6 +180,6 @@ t.test('an event stream that ends closes its connection', async (t) => {
     new Promise((resolve) => { timer = setTimeout(resolve, 10_000, 'still open after 10 s') })
   ])
   clearTimeout(timer)
-  t.match(received, /event: session\.revoked/, 'the stream said why it ends')
+  t.match(received(), /event: session\.revoked/, 'the stream said why it ends')
   t.equal(outcome, 'closed', 'the server closes the connection (a client keeping it would hold a stopping server)')
 })
