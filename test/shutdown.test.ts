@@ -121,8 +121,9 @@ t.test('SIGTERM: streams end, the process exits 0', async (t) => {
  * A raw keep-alive connection with an upload in progress (its body half sent) when the server begins to stop;
  * `rest` is the rest of that body.
  */
-async function uploadInProgressWhileStopping (t: Test): Promise<{ socket: Socket, received: () => string, rest: string, closing: Promise<void> }> {
-  const { app, baseUrl } = await startApp(t)
+async function uploadInProgressWhileStopping (t: Test): Promise<{ socket: Socket, received: () => string, rest: string, closing: Promise<void>, logLines: string[] }> {
+  const logLines: string[] = []
+  const { app, baseUrl } = await startApp(t, { logLevel: 'info', logStream: { write: (line) => { logLines.push(line) } } })
   const [alice, bob] = await Promise.all([registerUser(baseUrl), registerUser(baseUrl)])
   await addContact(alice, bob)
   const { port } = new URL(baseUrl)
@@ -133,11 +134,11 @@ async function uploadInProgressWhileStopping (t: Test): Promise<{ socket: Socket
   await sleep(200)
   const closing = app.close()
   await sleep(200)
-  return { socket, received, rest: body.slice(100), closing }
+  return { socket, received, rest: body.slice(100), closing, logLines }
 }
 
 t.test('a request that arrives while the server stops is 503 SERVICE_UNAVAILABLE in the error shape, with Retry-After', async (t) => {
-  const { socket, received, rest, closing } = await uploadInProgressWhileStopping(t)
+  const { socket, received, rest, closing, logLines } = await uploadInProgressWhileStopping(t)
   // The rest of the upload in progress, and a second request pipelined behind it on the same connection.
   socket.write(`${rest}GET /limits HTTP/1.1\r\nhost: x\r\n\r\n`)
   await Promise.race([once(socket, 'end'), sleep(10_000)])
@@ -150,6 +151,8 @@ t.test('a request that arrives while the server stops is 503 SERVICE_UNAVAILABLE
   t.match(answers[1], /retry-after: \d+/i)
   const json = JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4)) as { code: string, statusCode: number }
   t.match(json, { statusCode: 503, code: 'SERVICE_UNAVAILABLE' })
+  const errors = logLines.filter((line) => (JSON.parse(line) as { level: number }).level >= 50)
+  t.same(errors, [], 'a refusal while stopping is expected, not logged as an error')
 })
 
 t.test('a response that completes after the stop began leaves no idle keep-alive connection behind', async (t) => {

@@ -130,7 +130,8 @@ async function errorsPlugin (app: FastifyInstance) {
       request.log.error({ err }, 'unhandled error')
       return sendError(reply, 'INTERNAL_ERROR', 'Internal server error')
     }
-    if (appError.statusCode >= 500) request.log.error({ err }, appError.message)
+    // A refusal while the instance stops is expected (the client retries elsewhere): its request line says 503.
+    if (appError.statusCode >= 500 && appError.code !== 'SERVICE_UNAVAILABLE') request.log.error({ err }, appError.message)
     return sendError(reply, appError.code, appError.message)
   })
 
