@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import tap, { type Test } from 'tap'
 import { startApp } from './helpers/app.ts'
 import { addContact, apiClient, registerUser, type TestUser } from './helpers/client.ts'
-import { connectSse, type SseConnection } from './helpers/sse.ts'
+import { connectSse, presenceOf, type SseConnection } from './helpers/sse.ts'
 import { PNG, upload } from './helpers/upload.ts'
 
 const LONG = 30_000
@@ -27,8 +27,6 @@ tap.test('blocking', async (t) => {
     from.api.POST('/conversations/{peerId}/messages', { params: { path: { peerId: to.id } }, body: { content } })
   const sendFile = (from: TestUser, to: TestUser, kind: 'files' | 'images') =>
     upload(baseUrl, from.token, `/conversations/${to.id}/${kind}`, { bytes: PNG, name: 'dot.png', type: 'image/png' })
-  const presenceOf = (stream: SseConnection, userId: string) =>
-    stream.frames.filter((f) => f.event === 'presence' && JSON.parse(f.data).userId === userId).map((f) => JSON.parse(f.data).online as boolean)
 
   /** What `viewer` sees of `other`'s online status in contacts, conversations, search and GET /users/{id}. */
   async function seenOnline (viewer: TestUser, other: TestUser): Promise<Record<string, boolean | undefined>> {

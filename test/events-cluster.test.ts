@@ -10,7 +10,7 @@ import t, { type Test } from 'tap'
 import { instances, presence } from '../src/db/schema.ts'
 import { createTestDatabase, startApp, type TestApp, testBusUrl, usingPostgres } from './helpers/app.ts'
 import { addContact, apiClient, registerUser, type TestUser } from './helpers/client.ts'
-import { type ConnectOptions, openStream, type SseConnection } from './helpers/sse.ts'
+import { type ConnectOptions, openStream, presenceOf, type SseConnection } from './helpers/sse.ts'
 import { range, until } from './helpers/wait.ts'
 
 const skip = usingPostgres ? false : 'several instances need PostgreSQL (PGlite serves one process): set DATABASE_URL'
@@ -133,8 +133,6 @@ t.test('a block started on one instance shows each offline to the other on the o
   await addContact(alice, bob)
   await addContact(bob, alice)
   await addContact(carol, alice)
-  const presenceOf = (stream: SseConnection, userId: string) =>
-    stream.frames.filter((f) => f.event === 'presence' && JSON.parse(f.data).userId === userId).map((f) => JSON.parse(f.data).online as boolean)
   const aliceOnA = await open(t, a, alice)
   const bobOnB = await open(t, b, bob)
   const carolOnB = await open(t, b, carol)

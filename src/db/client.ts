@@ -100,6 +100,11 @@ export async function queryRows<T> (db: Db, query: SQL): Promise<T[]> {
 
 const dialect = new PgDialect()
 
+/** The driver's own client under a drizzle database. */
+function clientOf (db: Db): postgres.Sql | PGlite {
+  return (db as unknown as { $client: postgres.Sql | PGlite }).$client
+}
+
 /**
  * As queryRows, but planned for its parameter values every time (an unnamed statement, never a prepared one). For
  * a query whose best plan depends on a value, such as a search pattern: after a few runs PostgreSQL may switch a
@@ -107,7 +112,7 @@ const dialect = new PgDialect()
  */
 export async function queryRowsPlannedEachTime<T> (db: Db, query: SQL): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query)
-  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client
+  const client = clientOf(db)
   if (client instanceof PGlite) return (await client.query<T>(text, params)).rows
   return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: false }) as unknown as T[]
 }
@@ -127,7 +132,7 @@ export interface TransactionOutcome<T> {
  * thrown. On PGlite (in process, no round trips) it is drizzle's transaction.
  */
 export async function transaction<T> (db: Db, work: (tx: Db) => Promise<TransactionOutcome<T>>): Promise<T> {
-  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client
+  const client = clientOf(db)
   if (client instanceof PGlite) {
     return await db.transaction(async (tx) => {
       const { value, last } = await work(tx as unknown as Db)

@@ -137,3 +137,10 @@ export async function openStream (t: Teardown, baseUrl: string, options: Connect
   if (stream.status === 200) await stream.waitForEvent('ready', readyTimeoutMs)
   return stream
 }
+
+/** The `online` values of the `presence` events a stream received about one user, in order. */
+export function presenceOf (stream: SseConnection, userId: string): boolean[] {
+  return stream.frames
+    .filter((frame) => frame.event === 'presence' && (JSON.parse(frame.data) as { userId: string }).userId === userId)
+    .map((frame) => (JSON.parse(frame.data) as { online: boolean }).online)
+}

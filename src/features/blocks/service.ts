@@ -71,8 +71,7 @@ export class BlocksService {
     try {
       const watching = await contactOwnersBetween(this.db, a, b)
       if (watching.length === 0) return
-      const blocked = (await blockedEitherAmong(this.db, a, [b])).has(b)
-      const online = blocked ? new Set<string>() : await this.presence.onlineAmong([a, b])
+      const online = await this.isBlockedEither(a, b) ? new Set<string>() : await this.presence.onlineAmong([a, b])
       for (const watcher of watching) {
         const watched = watcher === a ? b : a
         await this.bus.publish({ t: 'p', u: watched, o: online.has(watched), w: watcher })

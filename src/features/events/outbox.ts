@@ -35,13 +35,12 @@ export class Outbox {
       const value = await work(tx, emit)
       const appended = await appendEvents(tx, drafts)
       stored = appended.stored
-      const last = appended.writes
       if (stored.length > 0) {
         notice = { t: 'e', u: newestPerUser(stored) }
         const statement = this.bus.noticeInTx(notice)
-        if (statement !== undefined) last.push(statement)
+        if (statement !== undefined) appended.writes.push(statement)
       }
-      return { value, last }
+      return { value, last: appended.writes }
     })
     // A bus whose notices are not transactional announces now; if this process dies first, the other
     // instances' sweeps find the events in the table.
