@@ -16,15 +16,16 @@ t.test('transaction', async (t) => {
 
   t.beforeEach(async () => { await db.execute(sql`delete from probe`) })
 
-  t.test('runs the work, then the last statements in order, then commits', async (t) => {
-    const value = await transaction(db, async (tx) => {
+  t.test('runs the work, then the last statements in order, then commits; answers the rows of each last statement', async (t) => {
+    const committed = await transaction(db, async (tx) => {
       await tx.execute(sql`insert into probe values (1, 'work')`)
       return {
         value: 'done',
-        last: [sql`insert into probe values (2, 'last')`, sql`update probe set note = note || ' then updated' where id = 2`]
+        last: [sql`insert into probe values (2, 'last')`, sql`update probe set note = note || ' then updated' where id = 2 returning note`]
       }
     })
-    t.equal(value, 'done')
+    t.equal(committed.value, 'done')
+    t.same(committed.lastRows.map((rows) => [...rows]), [[], [{ note: 'last then updated' }]])
     t.same(await notes(), ['work', 'last then updated'])
   })
 

@@ -3,8 +3,11 @@
 import type { SQL } from 'drizzle-orm'
 
 export type BusMessage =
-  /** Durable events committed: [user id, newest event id] pairs, or every user ('*') when too many to list. */
-  | { t: 'e', u: Array<[string, number]> | '*' }
+  /**
+   * Durable events committed: [user id, newest event id] pairs, or every user ('*') when too many to list. A notice
+   * sent with the commit names the users only: their ids are taken in that same round trip.
+   */
+  | { t: 'e', u: Array<[string, number?]> | '*' }
   /**
    * A user went online or offline. `w`: for this watcher's streams only (a bus that routes by user sets it,
    * its sender having resolved the watchers); without it every local watcher is told.

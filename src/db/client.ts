@@ -120,8 +120,14 @@ export async function queryRowsPlannedEachTime<T> (db: Db, query: SQL): Promise<
 /** What a transaction's work answers: its value, and the statements that go out with the COMMIT. */
 export interface TransactionOutcome<T> {
   value: T
-  /** Run last, in order; their results are not read. A failing one rolls the whole transaction back. */
+  /** Run last, in order; a failing one rolls the whole transaction back. */
   last: SQL[]
+}
+
+export interface Committed<T> {
+  value: T
+  /** The rows each `last` statement answered, in order. */
+  lastRows: unknown[][]
 }
 
 /**
@@ -131,13 +137,14 @@ export interface TransactionOutcome<T> {
  * transaction). A `last` statement that fails makes PostgreSQL answer the COMMIT with a rollback, and its error is
  * thrown. On PGlite (in process, no round trips) it is drizzle's transaction.
  */
-export async function transaction<T> (db: Db, work: (tx: Db) => Promise<TransactionOutcome<T>>): Promise<T> {
+export async function transaction<T> (db: Db, work: (tx: Db) => Promise<TransactionOutcome<T>>): Promise<Committed<T>> {
   const client = clientOf(db)
   if (client instanceof PGlite) {
     return await db.transaction(async (tx) => {
       const { value, last } = await work(tx as unknown as Db)
-      for (const statement of last) await tx.execute(statement)
-      return value
+      const lastRows: unknown[][] = []
+      for (const statement of last) lastRows.push(await queryRows(tx as unknown as Db, statement))
+      return { value, lastRows }
     })
   }
   const connection = await client.reserve()
@@ -164,9 +171,10 @@ export async function transaction<T> (db: Db, work: (tx: Db) => Promise<Transact
       await connection.unsafe('rollback').catch(() => {})
       throw failed.reason
     }
-    const committed = settled.at(-1) as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>
-    if (committed.value.command !== 'COMMIT') throw new Error(`transaction ended with ${committed.value.command}, not COMMIT`)
-    return outcome.value
+    const results = settled.map((result) => (result as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value)
+    const committed = results.pop()!
+    if (committed.command !== 'COMMIT') throw new Error(`transaction ended with ${committed.command}, not COMMIT`)
+    return { value: outcome.value, lastRows: results }
   } finally {
     connection.release()
   }

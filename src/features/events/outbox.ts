@@ -1,11 +1,11 @@
 // The outbox: a change and the durable events it causes commit together; the events reach this instance's
 // streams after the commit, and other instances through the bus notice sent with it.
 import fastJson from 'fast-json-stringify'
-import type { Bus, BusMessage } from '../../bus/index.ts'
+import type { Bus } from '../../bus/index.ts'
 import { type Db, transaction } from '../../db/client.ts'
 import { MODEL_SCHEMAS } from '../../schemas/models.ts'
 import type { Hubs } from './hub.ts'
-import { appendEvents, type EventDraft, type StoredEvent } from './repository.ts'
+import { appendEvents, type EventAppend, type EventDraft, type StoredEvent } from './repository.ts'
 import { DURABLE_EVENTS, type DurableEventData, type DurableEventType } from './schemas.ts'
 
 export type Emit = <K extends DurableEventType>(userId: string, type: K, data: DurableEventData[K]) => void
@@ -27,26 +27,24 @@ export class Outbox {
    * streams only after it commits. A rolled-back change leaves no event, and a committed one always has its events.
    */
   async transaction<T> (work: (tx: Db, emit: Emit) => Promise<T>): Promise<T> {
-    let stored: StoredEvent[] = []
-    let notice: BusMessage | undefined
-    const result = await transaction(this.db, async (tx) => {
+    let append: EventAppend | undefined
+    const { value, lastRows } = await transaction(this.db, async (tx) => {
       const drafts: EventDraft[] = []
       const emit: Emit = (userId, type, data) => { drafts.push({ userId, type, data: serializers[type](data), messageId: carriedMessage(type, data) }) }
       const value = await work(tx, emit)
-      const appended = await appendEvents(tx, drafts)
-      stored = appended.stored
-      if (stored.length > 0) {
-        notice = { t: 'e', u: newestPerUser(stored) }
-        const statement = this.bus.noticeInTx(notice)
-        if (statement !== undefined) appended.writes.push(statement)
-      }
-      return { value, last: appended.writes }
+      if (drafts.length === 0) return { value, last: [] }
+      append = appendEvents(drafts)
+      // The ids are taken by the append, in the same round trip: a notice inside the transaction names the users only.
+      const notice = this.bus.noticeInTx({ t: 'e', u: [...new Set(drafts.map((draft) => draft.userId))].map((userId) => [userId]) })
+      return { value, last: notice === undefined ? [append.statement] : [append.statement, notice] }
     })
+    if (append === undefined) return value
+    const stored = append.stored(lastRows[0]!)
     // A bus whose notices are not transactional announces now; if this process dies first, the other
     // instances' sweeps find the events in the table.
-    if (notice !== undefined) this.bus.notifyCommitted(notice)
+    this.bus.notifyCommitted({ t: 'e', u: newestPerUser(stored) })
     this.hubs.offer(stored)
-    return result
+    return value
   }
 }
 

@@ -1,5 +1,5 @@
 // Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
-import { and, asc, eq, lt, min, type SQL, sql } from 'drizzle-orm'
+import { and, eq, lt, min, type SQL, sql } from 'drizzle-orm'
 import { anyUuid, array } from '../../db/arrays.ts'
 import { type Db, queryRows } from '../../db/client.ts'
 import { events, users } from '../../db/schema.ts'
@@ -23,54 +23,27 @@ export interface StoredEvent extends EventDraft {
   id: number
 }
 
-/** Events with their ids, and the statements that store them (to run last in the same transaction). */
-export interface AppendedEvents {
-  stored: StoredEvent[]
-  writes: SQL[]
+/** What stores a transaction's events: its statement, to run last in that transaction, and how to read the ids it answers. */
+export interface EventAppend {
+  statement: SQL
+  /** The events with their ids, from the statement's rows. */
+  stored: (rows: unknown[]) => StoredEvent[]
 }
 
 /**
- * Gives each draft the next id of its user; the answer's `writes` store them and must run later in the same
- * transaction (the outbox sends them with the COMMIT). Taking an id locks the user's counter row to the commit:
- * a later id of the same user can only commit after every earlier one, so a reader never sees id N+1 before N.
- * Several users' rows are locked in user-id order so that two transactions touching the same users cannot deadlock.
+ * Gives each draft the next id of its user and stores it, in one statement (the append_events function of the
+ * migrations): the outbox sends it with the COMMIT. Taking an id locks the user's counter row to the commit, so a
+ * reader never sees id N+1 before N.
  */
-export async function appendEvents (tx: Db, drafts: EventDraft[]): Promise<AppendedEvents> {
-  if (drafts.length === 0) return { stored: [], writes: [] }
-  const countByUser = new Map<string, number>()
-  for (const draft of drafts) countByUser.set(draft.userId, (countByUser.get(draft.userId) ?? 0) + 1)
-  const nextId = new Map<string, number>()
-  const writes: SQL[] = []
-  if (countByUser.size === 1) {
-    const [userId, count] = countByUser.entries().next().value!
-    const [row] = await tx.update(users)
-      .set({ lastEventId: sql`${users.lastEventId} + ${count}` })
-      .where(eq(users.id, userId))
-      .returning({ lastEventId: users.lastEventId })
-    if (row === undefined) throw new Error(`appendEvents: no user ${userId}`)
-    nextId.set(userId, row.lastEventId - count + 1)
-  } else {
-    // Lock every counter row in one statement, in id order; the new values are then written with the events.
-    // NO KEY UPDATE (what a plain UPDATE takes) does not conflict with the KEY SHARE locks of foreign-key checks.
-    const ids = [...countByUser.keys()]
-    const locked = await tx.select({ id: users.id, lastEventId: users.lastEventId }).from(users)
-      .where(anyUuid(users.id, ids)).orderBy(asc(users.id)).for('no key update')
-    if (locked.length !== ids.length) throw new Error('appendEvents: unknown user')
-    for (const row of locked) nextId.set(row.id, row.lastEventId + 1)
-    writes.push(sql`update ${users} set last_event_id = ${users}.last_event_id + counts.n
-      from unnest(${array(locked.map((row) => row.id), 'uuid')}, ${array(locked.map((row) => countByUser.get(row.id)!), 'bigint')}) as counts(id, n)
-      where ${users}.id = counts.id`)
+export function appendEvents (drafts: EventDraft[]): EventAppend {
+  return {
+    statement: sql`select append_events(${array(drafts.map((e) => e.userId), 'uuid')}, ${array(drafts.map((e) => e.type), 'text')},
+      ${array(drafts.map((e) => e.data), 'text')}, ${array(drafts.map((e) => e.messageId ?? null), 'uuid')}) as ids`,
+    stored: (rows) => {
+      const ids = (rows[0] as { ids: Array<string | number> }).ids
+      return drafts.map((draft, i) => ({ ...draft, id: Number(ids[i]) }))
+    }
   }
-  const stored = drafts.map((draft) => {
-    const id = nextId.get(draft.userId)!
-    nextId.set(draft.userId, id + 1)
-    return { ...draft, id }
-  })
-  writes.push(sql`insert into ${events} (user_id, id, type, data, message_id)
-    select * from unnest(${array(stored.map((e) => e.userId), 'uuid')}, ${array(stored.map((e) => e.id), 'bigint')},
-      ${array(stored.map((e) => e.type), 'text')}, ${array(stored.map((e) => e.data), 'text')},
-      ${array(stored.map((e) => e.messageId ?? null), 'uuid')})`)
-  return { stored, writes }
 }
 
 /**
