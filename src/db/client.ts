@@ -11,6 +11,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js/session'
 import postgres from 'postgres'
 import { acquireDirLock } from '../lib/dir-lock.ts'
+import { PreparedStatements } from './pglite-statements.ts'
 import * as schema from './schema.ts'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
@@ -73,7 +74,7 @@ export async function openDatabase ({ databaseUrl, dataDir, poolSize = 10 }: Ope
     // 128 MB of shared buffers sit in the process's own memory here (the operating system caches the files anyway):
     // 16 MB took a fresh server from 541 to 437 MiB RSS, and its peak under load from 661 to 538 MiB, at the same speed.
     const client = await PGlite.create(dir, { extensions: { pg_trgm: pgTrgm }, postgresqlconf: ['shared_buffers=16MB'] })
-    const db = drizzlePglite(client, { schema }) as unknown as Db
+    const db = drizzlePglite({ client: new PreparedStatements(client) as unknown as PGlite, schema }) as unknown as Db
     return {
       kind: 'pglite',
       db,
@@ -101,8 +102,8 @@ export async function queryRows<T> (db: Db, query: SQL): Promise<T[]> {
 const dialect = new PgDialect()
 
 /** The driver's own client under a drizzle database. */
-function clientOf (db: Db): postgres.Sql | PGlite {
-  return (db as unknown as { $client: postgres.Sql | PGlite }).$client
+function clientOf (db: Db): postgres.Sql | PreparedStatements {
+  return (db as unknown as { $client: postgres.Sql | PreparedStatements }).$client
 }
 
 /**
@@ -113,7 +114,7 @@ function clientOf (db: Db): postgres.Sql | PGlite {
 export async function queryRowsPlannedEachTime<T> (db: Db, query: SQL): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query)
   const client = clientOf(db)
-  if (client instanceof PGlite) return (await client.query<T>(text, params)).rows
+  if (client instanceof PreparedStatements) return (await client.pg.query<T>(text, params)).rows
   return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: false }) as unknown as T[]
 }
 
@@ -139,7 +140,7 @@ export interface Committed<T> {
  */
 export async function transaction<T> (db: Db, work: (tx: Db) => Promise<TransactionOutcome<T>>): Promise<Committed<T>> {
   const client = clientOf(db)
-  if (client instanceof PGlite) {
+  if (client instanceof PreparedStatements) {
     return await db.transaction(async (tx) => {
       const { value, last } = await work(tx as unknown as Db)
       const lastRows: unknown[][] = []
