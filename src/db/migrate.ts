@@ -1,12 +1,10 @@
 // Applies the SQL migrations in migrations/ (drizzle-kit output) to either driver.
-import { fileURLToPath } from 'node:url'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { connectPostgres, type Database } from './client.ts'
-
-const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
+import { migrationsFolder } from './migrations-folder.ts'
 
 // Any constant: instances starting together take turns migrating.
 const MIGRATION_LOCK = 7_114_392_001
