@@ -3,6 +3,8 @@
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import t from 'tap'
+import { arrayPlaceholder } from '../src/db/arrays.ts'
+import { BuiltStatement } from '../src/db/built-statement.ts'
 import { queryRows, transaction } from '../src/db/client.ts'
 import { violatedUniqueConstraint } from '../src/db/errors.ts'
 import { openTestDatabase, usingPostgres } from './helpers/app.ts'
@@ -27,6 +29,19 @@ t.test('transaction', async (t) => {
     t.equal(committed.value, 'done')
     t.same(committed.lastRows.map((rows) => [...rows]), [[], [{ note: 'last then updated' }]])
     t.same(await notes(), ['work', 'last then updated'])
+  })
+
+  t.test('a built statement runs with new values each time, on the database, in a transaction and with the COMMIT', async (t) => {
+    const insert = new BuiltStatement<{ id: number, note: string }>(sql`insert into probe select * from unnest(${arrayPlaceholder('ids', 'bigint')}, ${arrayPlaceholder('notes', 'text')})
+      returning id::int, note`)
+    t.same(await insert.rows(db, { ids: [1, 2], notes: ['one', 'two'] }), [{ id: 1, note: 'one' }, { id: 2, note: 'two' }])
+    const { value, lastRows } = await transaction(db, async (tx) => ({
+      value: await insert.rows(tx, { ids: [3], notes: ['three'] }),
+      last: [insert.bind({ ids: [4], notes: ['four'] })]
+    }))
+    t.same(value, [{ id: 3, note: 'three' }], 'in the transaction')
+    t.same([...lastRows[0]!], [{ id: 4, note: 'four' }], 'bound, with the COMMIT')
+    t.same(await notes(), ['one', 'two', 'three', 'four'])
   })
 
   t.test('a failing last statement rolls everything back and its error is thrown', async (t) => {

@@ -9,6 +9,11 @@ export function array (values: ReadonlyArray<string | number | null>, type: Arra
   return sql`${sql.param(values)}::${sql.raw(type)}[]`
 }
 
+/** An array placeholder of a BuiltStatement: a JavaScript array fills it when the statement runs. */
+export function arrayPlaceholder (name: string, type: ArrayType): SQL {
+  return sql`${sql.placeholder(name)}::${sql.raw(type)}[]`
+}
+
 /** `column = any($1::uuid[])`: membership in a list of ids with a single parameter. */
 export function anyUuid (column: SQLWrapper, values: readonly string[]): SQL {
   return sql`${column} = any(${array(values, 'uuid')})`

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
-import type { SQL } from 'drizzle-orm'
+import { is, SQL } from 'drizzle-orm'
 import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
@@ -14,7 +14,7 @@ import { PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-j
 import postgres from 'postgres'
 import { acquireDirLock } from '../lib/dir-lock.ts'
 import { migrationsFolder } from './migrations-folder.ts'
-import { PreparedStatements } from './pglite-statements.ts'
+import { type PgliteClient, PreparedStatements } from './pglite-statements.ts'
 import * as schema from './schema.ts'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
@@ -148,11 +148,25 @@ export async function queryRowsPlannedEachTime<T> (db: Db, query: SQL): Promise<
   return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: false }) as unknown as T[]
 }
 
+/** A statement's text and its parameters, as the driver takes them (see BuiltStatement). */
+export interface BoundQuery {
+  text: string
+  params: unknown[]
+}
+
+/** Runs a bound statement on the driver under `db` (a transaction's too), as a prepared statement; rows as the driver parses them. */
+export async function runBound<Row> (db: Db, { text, params }: BoundQuery): Promise<Row[]> {
+  // The driver's client of this database or transaction: a postgres.js pool or reserved connection, or PGlite's.
+  const { client } = (db as unknown as { session: { client: postgres.Sql | PgliteClient } }).session
+  if ('unsafe' in client) return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as Row[]
+  return (await client.query<Row>(text, params)).rows
+}
+
 /** What a transaction's work answers: its value, and the statements that go out with the COMMIT. */
 export interface TransactionOutcome<T> {
   value: T
   /** Run last, in order; a failing one rolls the whole transaction back. */
-  last: SQL[]
+  last: Array<SQL | BoundQuery>
 }
 
 export interface Committed<T> {
@@ -174,7 +188,7 @@ export async function transaction<T> (db: Db, work: (tx: Db) => Promise<Transact
     return await db.transaction(async (tx) => {
       const { value, last } = await work(tx as unknown as Db)
       const lastRows: unknown[][] = []
-      for (const statement of last) lastRows.push(await queryRows(tx as unknown as Db, statement))
+      for (const statement of last) lastRows.push(await (isSql(statement) ? queryRows(tx as unknown as Db, statement) : runBound(tx as unknown as Db, statement)))
       return { value, lastRows }
     })
   }
@@ -192,7 +206,7 @@ export async function transaction<T> (db: Db, work: (tx: Db) => Promise<Transact
     }
     // postgres.js sends a connection's queries in the order they are created.
     const statements = outcome.last.map((statement) => {
-      const { sql: text, params } = dialect.sqlToQuery(statement)
+      const { text, params } = isSql(statement) ? bound(statement) : statement
       return connection.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })
     })
     const commit = connection.unsafe('commit')
@@ -209,6 +223,15 @@ export async function transaction<T> (db: Db, work: (tx: Db) => Promise<Transact
   } finally {
     connection.release()
   }
+}
+
+function isSql (statement: SQL | BoundQuery): statement is SQL {
+  return is(statement, SQL)
+}
+
+function bound (statement: SQL): BoundQuery {
+  const { sql: text, params } = dialect.sqlToQuery(statement)
+  return { text, params }
 }
 
 /** A drizzle database whose queries run on one reserved postgres.js connection (what drizzle's own transaction builds). */

@@ -1,6 +1,7 @@
 // Contacts table access: each user's personal address book.
 import { and, asc, eq, not, type SQLWrapper, sql } from 'drizzle-orm'
-import { anyUuid } from '../../db/arrays.ts'
+import { anyUuid, arrayPlaceholder } from '../../db/arrays.ts'
+import { BuiltStatement } from '../../db/built-statement.ts'
 import type { Db } from '../../db/client.ts'
 import { blocks, contacts, users } from '../../db/schema.ts'
 import { MAX_LISTED } from '../../schemas/models.ts'
@@ -46,13 +47,16 @@ export type TalkVerdict = 'ok' | 'BLOCKED' | 'NOT_A_CONTACT'
  * For each pair, whether either user has blocked the other, and else whether either has the other as a contact:
  * one query for all pairs (contacts and blocks among the users, in one statement), on the send path's hot loop.
  */
+/** The contacts and blocks among some users: (a, b, block) rows, a having b as a contact or a blocking b. */
+const linksAmong = new BuiltStatement<{ a: string, b: string, block: boolean }>(sql`
+  select ${contacts.ownerId} as a, ${contacts.contactId} as b, false as block from ${contacts}
+  where ${contacts.ownerId} = any(${arrayPlaceholder('users', 'uuid')}) and ${contacts.contactId} = any(${arrayPlaceholder('users', 'uuid')})
+  union all
+  select ${blocks.blockerId}, ${blocks.blockedId}, true from ${blocks}
+  where ${blocks.blockerId} = any(${arrayPlaceholder('users', 'uuid')}) and ${blocks.blockedId} = any(${arrayPlaceholder('users', 'uuid')})`)
+
 export async function talkVerdicts (db: Db, pairs: Array<[string, string]>): Promise<TalkVerdict[]> {
-  const users = [...new Set(pairs.flat())]
-  const contactRows = db.select({ a: contacts.ownerId, b: contacts.contactId, block: sql<boolean>`false`.as('block') }).from(contacts)
-    .where(and(anyUuid(contacts.ownerId, users), anyUuid(contacts.contactId, users)))
-  const blockRows = db.select({ a: blocks.blockerId, b: blocks.blockedId, block: sql<boolean>`true`.as('block') }).from(blocks)
-    .where(and(anyUuid(blocks.blockerId, users), anyUuid(blocks.blockedId, users)))
-  const rows = await contactRows.unionAll(blockRows)
+  const rows = await linksAmong.rows(db, { users: [...new Set(pairs.flat())] })
   const linked = new Set<string>()
   const blocked = new Set<string>()
   for (const row of rows) (row.block ? blocked : linked).add(`${row.a}/${row.b}`)

@@ -1,7 +1,8 @@
 // Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
-import { and, eq, lt, min, type SQL, sql } from 'drizzle-orm'
-import { anyUuid, array } from '../../db/arrays.ts'
-import { type Db, queryRows } from '../../db/client.ts'
+import { and, eq, lt, min, sql } from 'drizzle-orm'
+import { anyUuid, array, arrayPlaceholder } from '../../db/arrays.ts'
+import { BuiltStatement } from '../../db/built-statement.ts'
+import { type BoundQuery, type Db, queryRows } from '../../db/client.ts'
 import { events, users } from '../../db/schema.ts'
 
 export interface EventDraft {
@@ -25,10 +26,13 @@ export interface StoredEvent extends EventDraft {
 
 /** What stores a transaction's events: its statement, to run last in that transaction, and how to read the ids it answers. */
 export interface EventAppend {
-  statement: SQL
+  statement: BoundQuery
   /** The events with their ids, from the statement's rows. */
   stored: (rows: unknown[]) => StoredEvent[]
 }
+
+const append = new BuiltStatement(sql`select append_events(${arrayPlaceholder('userIds', 'uuid')}, ${arrayPlaceholder('types', 'text')},
+  ${arrayPlaceholder('data', 'text')}, ${arrayPlaceholder('messageIds', 'uuid')}) as ids`)
 
 /**
  * Gives each draft the next id of its user and stores it, in one statement (the append_events function of the
@@ -37,8 +41,12 @@ export interface EventAppend {
  */
 export function appendEvents (drafts: EventDraft[]): EventAppend {
   return {
-    statement: sql`select append_events(${array(drafts.map((e) => e.userId), 'uuid')}, ${array(drafts.map((e) => e.type), 'text')},
-      ${array(drafts.map((e) => e.data), 'text')}, ${array(drafts.map((e) => e.messageId ?? null), 'uuid')}) as ids`,
+    statement: append.bind({
+      userIds: drafts.map((e) => e.userId),
+      types: drafts.map((e) => e.type),
+      data: drafts.map((e) => e.data),
+      messageIds: drafts.map((e) => e.messageId ?? null)
+    }),
     stored: (rows) => {
       const ids = (rows[0] as { ids: Array<string | number> }).ids
       return drafts.map((draft, i) => ({ ...draft, id: Number(ids[i]) }))

@@ -1,7 +1,8 @@
 // Messages and conversations table access: sending, history pages, the conversation list, read marks, clearing.
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, sql } from 'drizzle-orm'
-import { anyUuid, array } from '../../db/arrays.ts'
-import { type Db, queryRows } from '../../db/client.ts'
+import { anyUuid, arrayPlaceholder } from '../../db/arrays.ts'
+import { BuiltStatement } from '../../db/built-statement.ts'
+import type { Db } from '../../db/client.ts'
 import { conversations, events, files, messageHidden, messages, users } from '../../db/schema.ts'
 import { ERASED } from '../events/repository.ts'
 import { MAX_LISTED, type Reaction } from '../../schemas/models.ts'
@@ -205,30 +206,40 @@ export async function findMessages (db: Db, ids: string[]): Promise<MessageRow[]
  * answers the messages stored (an id already taken is skipped). Conversation rows are written in (owner, peer)
  * order, as everywhere, so that concurrent writers lock them in the same order.
  */
+const insertBatch = new BuiltStatement<{ id: string, seq: string | number, created_at: Date | string }>(sql`
+  with inserted as (
+    insert into ${messages} (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id)
+    select id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id
+    from unnest(${arrayPlaceholder('ids', 'uuid')}, ${arrayPlaceholder('senders', 'uuid')}, ${arrayPlaceholder('receivers', 'uuid')},
+      ${arrayPlaceholder('pairLos', 'uuid')}, ${arrayPlaceholder('pairHis', 'uuid')}, ${arrayPlaceholder('kinds', 'text')},
+      ${arrayPlaceholder('contents', 'text')}, ${arrayPlaceholder('fileIds', 'uuid')})
+      as batch(id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id)
+    on conflict (id) do nothing
+    returning id, seq, created_at, sender_id, receiver_id
+  ), views as (
+    insert into ${conversations} (owner_id, peer_id, last_seq)
+    select owner_id, peer_id, max(seq) from (
+      select sender_id as owner_id, receiver_id as peer_id, seq from inserted
+      union all
+      select receiver_id, sender_id, seq from inserted
+    ) as sides
+    group by owner_id, peer_id
+    order by owner_id, peer_id
+    on conflict (owner_id, peer_id) do update set last_seq = greatest(${conversations.lastSeq}, excluded.last_seq)
+  )
+  select id, seq, created_at from inserted`)
+
 export async function insertMessages (tx: Db, rows: Array<{ id: string, senderId: string, receiverId: string, kind: MessageKind, content: string | null, fileId: string | null }>): Promise<Array<{ id: string, seq: number, createdAt: Date }>> {
   const pairs = rows.map((row) => pairOf(row.senderId, row.receiverId))
-  const inserted = await queryRows<{ id: string, seq: string | number, created_at: Date | string }>(tx, sql`
-    with inserted as (
-      insert into ${messages} (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id)
-      select id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id
-      from unnest(${array(rows.map((row) => row.id), 'uuid')}, ${array(rows.map((row) => row.senderId), 'uuid')},
-        ${array(rows.map((row) => row.receiverId), 'uuid')}, ${array(pairs.map((pair) => pair[0]), 'uuid')},
-        ${array(pairs.map((pair) => pair[1]), 'uuid')}, ${array(rows.map((row) => row.kind), 'text')},
-        ${array(rows.map((row) => row.content), 'text')}, ${array(rows.map((row) => row.fileId), 'uuid')})
-        as batch(id, sender_id, receiver_id, pair_lo, pair_hi, kind, content, file_id)
-      on conflict (id) do nothing
-      returning id, seq, created_at, sender_id, receiver_id
-    ), views as (
-      insert into ${conversations} (owner_id, peer_id, last_seq)
-      select owner_id, peer_id, max(seq) from (
-        select sender_id as owner_id, receiver_id as peer_id, seq from inserted
-        union all
-        select receiver_id, sender_id, seq from inserted
-      ) as sides
-      group by owner_id, peer_id
-      order by owner_id, peer_id
-      on conflict (owner_id, peer_id) do update set last_seq = greatest(${conversations.lastSeq}, excluded.last_seq)
-    )
-    select id, seq, created_at from inserted`)
+  const inserted = await insertBatch.rows(tx, {
+    ids: rows.map((row) => row.id),
+    senders: rows.map((row) => row.senderId),
+    receivers: rows.map((row) => row.receiverId),
+    pairLos: pairs.map((pair) => pair[0]),
+    pairHis: pairs.map((pair) => pair[1]),
+    kinds: rows.map((row) => row.kind),
+    contents: rows.map((row) => row.content),
+    fileIds: rows.map((row) => row.fileId)
+  })
   return inserted.map((row) => ({ id: row.id, seq: Number(row.seq), createdAt: new Date(row.created_at) }))
 }

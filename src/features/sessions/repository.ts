@@ -1,6 +1,7 @@
 // Sessions table access: a session is live while not revoked and not expired.
 import { and, desc, eq, gt, isNull, lt, ne, sql } from 'drizzle-orm'
-import { anyUuid } from '../../db/arrays.ts'
+import { anyUuid, arrayPlaceholder } from '../../db/arrays.ts'
+import { BuiltStatement } from '../../db/built-statement.ts'
 import { type Db, queryRows } from '../../db/client.ts'
 import { sessions } from '../../db/schema.ts'
 import { MAX_LISTED } from '../../schemas/models.ts'
@@ -84,9 +85,12 @@ export async function touchSessions (db: Db, ids: string[], minSeconds: number):
 }
 
 /** Those of `ids` that are live, with their users. */
+const liveAmong = new BuiltStatement<{ id: string, user_id: string }>(sql`select ${sessions.id}, ${sessions.userId} from ${sessions}
+  where ${sessions.id} = any(${arrayPlaceholder('ids', 'uuid')}) and ${live()}`)
+
 export async function findLiveSessions (db: Db, ids: string[]): Promise<Map<string, string>> {
-  const rows = await db.select({ id: sessions.id, userId: sessions.userId }).from(sessions).where(and(anyUuid(sessions.id, ids), live()))
-  return new Map(rows.map((row) => [row.id, row.userId]))
+  const rows = await liveAmong.rows(db, { ids })
+  return new Map(rows.map((row) => [row.id, row.user_id]))
 }
 
 /** Deletes sessions that can never be used again (revoked or expired), at most `batchSize` rows a statement; answers how many. */

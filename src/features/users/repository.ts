@@ -1,7 +1,8 @@
 // Users table access; rows are mapped to API shapes here, so a password hash never leaves this file
 // except through findCredentials.
 import { and, asc, eq, ne, not, sql } from 'drizzle-orm'
-import { anyUuid } from '../../db/arrays.ts'
+import { arrayPlaceholder } from '../../db/arrays.ts'
+import { BuiltStatement } from '../../db/built-statement.ts'
 import type { Db } from '../../db/client.ts'
 import { blocks, users } from '../../db/schema.ts'
 import type { User } from '../../schemas/models.ts'
@@ -69,7 +70,9 @@ export async function searchUsers (db: Db, prefix: string, limit: number, caller
 }
 
 /** Which of these ids are users. */
+const existingAmong = new BuiltStatement<{ id: string }>(sql`select ${users.id} from ${users} where ${users.id} = any(${arrayPlaceholder('ids', 'uuid')})`)
+
 export async function existingUserIds (db: Db, ids: string[]): Promise<Set<string>> {
-  const rows = await db.select({ id: users.id }).from(users).where(anyUuid(users.id, [...new Set(ids)]))
+  const rows = await existingAmong.rows(db, { ids: [...new Set(ids)] })
   return new Set(rows.map((row) => row.id))
 }
