@@ -1,5 +1,5 @@
 // Opens the database: embedded PGlite in DATA_DIR/db, or PostgreSQL through postgres.js when DATABASE_URL is set.
-// The only module (with migrate.ts) that knows which driver is in use; everything else sees one Db type.
+// The only module (with migrate.ts and pglite-statements.ts) that knows which driver is in use; everything else sees one Db type.
 import { existsSync, mkdirSync } from 'node:fs'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
