@@ -131,9 +131,12 @@ export async function queryRows<T> (db: Db, query: SQL): Promise<T[]> {
 
 const dialect = new PgDialect()
 
-/** The driver's own client under a drizzle database. */
-function clientOf (db: Db): postgres.Sql | PreparedStatements {
-  return (db as unknown as { $client: postgres.Sql | PreparedStatements }).$client
+/**
+ * The driver's client under a drizzle database or transaction: a postgres.js pool or reserved connection;
+ * PreparedStatements for a PGlite database, its transaction's client inside a transaction.
+ */
+function clientOf (db: Db): postgres.Sql | PgliteClient {
+  return (db as unknown as { session: { client: postgres.Sql | PgliteClient } }).session.client
 }
 
 /**
@@ -144,8 +147,9 @@ function clientOf (db: Db): postgres.Sql | PreparedStatements {
 export async function queryRowsPlannedEachTime<T> (db: Db, query: SQL): Promise<T[]> {
   const { sql: text, params } = dialect.sqlToQuery(query)
   const client = clientOf(db)
-  if (client instanceof PreparedStatements) return (await client.pg.query<T>(text, params)).rows
-  return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: false }) as unknown as T[]
+  if ('unsafe' in client) return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: false }) as unknown as T[]
+  // PGlite's own query(), which parses and plans each time (inside a PGlite transaction, its client's).
+  return (await (client instanceof PreparedStatements ? client.pg : client).query<T>(text, params)).rows
 }
 
 /** A statement's text and its parameters, as the driver takes them (see BuiltStatement). */
@@ -156,8 +160,7 @@ export interface BoundQuery {
 
 /** Runs a bound statement on the driver under `db` (a transaction's too), as a prepared statement; rows as the driver parses them. */
 export async function runBound<Row> (db: Db, { text, params }: BoundQuery): Promise<Row[]> {
-  // The driver's client of this database or transaction: a postgres.js pool or reserved connection, or PGlite's.
-  const { client } = (db as unknown as { session: { client: postgres.Sql | PgliteClient } }).session
+  const client = clientOf(db)
   if ('unsafe' in client) return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as Row[]
   return (await client.query<Row>(text, params)).rows
 }
@@ -184,11 +187,11 @@ export interface Committed<T> {
  */
 export async function transaction<T> (db: Db, work: (tx: Db) => Promise<TransactionOutcome<T>>): Promise<Committed<T>> {
   const client = clientOf(db)
-  if (client instanceof PreparedStatements) {
+  if (!('unsafe' in client)) {
     return await db.transaction(async (tx) => {
       const { value, last } = await work(tx as unknown as Db)
       const lastRows: unknown[][] = []
-      for (const statement of last) lastRows.push(await (isSql(statement) ? queryRows(tx as unknown as Db, statement) : runBound(tx as unknown as Db, statement)))
+      for (const statement of last) lastRows.push(await runBound(tx as unknown as Db, toBound(statement)))
       return { value, lastRows }
     })
   }
@@ -206,7 +209,7 @@ export async function transaction<T> (db: Db, work: (tx: Db) => Promise<Transact
     }
     // postgres.js sends a connection's queries in the order they are created.
     const statements = outcome.last.map((statement) => {
-      const { text, params } = isSql(statement) ? bound(statement) : statement
+      const { text, params } = toBound(statement)
       return connection.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })
     })
     const commit = connection.unsafe('commit')
@@ -225,11 +228,8 @@ export async function transaction<T> (db: Db, work: (tx: Db) => Promise<Transact
   }
 }
 
-function isSql (statement: SQL | BoundQuery): statement is SQL {
-  return is(statement, SQL)
-}
-
-function bound (statement: SQL): BoundQuery {
+function toBound (statement: SQL | BoundQuery): BoundQuery {
+  if (!is(statement, SQL)) return statement
   const { sql: text, params } = dialect.sqlToQuery(statement)
   return { text, params }
 }
