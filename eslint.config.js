@@ -19,7 +19,7 @@ const forbidden = {
 }
 
 export default [
-  { ignores: ['node_modules/', 'openapi/', 'web/dist/', 'coverage/', '.tap/', 'data/'] },
+  { ignores: ['node_modules/', 'dist/', 'openapi/', 'web/dist/', 'coverage/', '.tap/', 'data/'] },
   ...neostandard({ ts: true }),
   {
     files: ['**/*.ts', '**/*.tsx'],

@@ -11,7 +11,7 @@ import { LockedError } from '../src/lib/dir-lock.ts'
 
 const root = new URL('..', import.meta.url).pathname
 
-/** Runs the server entry as `npm start` does, with only the given environment (plus PATH). */
+/** Runs the server entry (its TypeScript, through tsx), with only the given environment (plus PATH). */
 function runServer (env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env } })

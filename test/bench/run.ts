@@ -2,6 +2,7 @@
 // own, prints the figures, ratios and targets, and writes test/bench/results/bench-<time>.json.
 // Every server under test and load generator is a child process; all are stopped, and the database dropped,
 // however the run ends.
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
@@ -9,7 +10,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { StageContext } from './lib/context.ts'
 import { type BenchDatabase, createBenchDatabase, migrate, postgresVersion } from './lib/database.ts'
-import { killAllChildrenNow, stopAllChildren } from './lib/processes.ts'
+import { killAllChildrenNow, ROOT, stopAllChildren } from './lib/processes.ts'
 import { latencyChart } from './lib/chart.ts'
 import { type ProfileSummary, profilesSince, renderProfile } from './lib/profile.ts'
 import { chartSeries, ratios, renderTable, type StageResults, targets } from './lib/report.ts'
@@ -92,6 +93,10 @@ async function main (): Promise<void> {
   }
   log(`machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.postgres.split(' on ')[0]}; load average ${machine.loadAverageAtStart.join(' ')}`)
   if (machine.loadAverageAtStart[0]! > machine.cores * 0.5) log('note: the machine is busy (load average); figures will be low and noisy')
+
+  log('building the server (npm run build) into dist/, what the stages start')
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' })
+  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`)
 
   db = await createBenchDatabase(settings.databaseUrl)
   log(`database ${db.name} created; migrating`)

@@ -5,8 +5,10 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const WATCH = fileURLToPath(new URL('./parent-watch.ts', import.meta.url))
+const WATCH = fileURLToPath(new URL('./parent-watch.mjs', import.meta.url))
 const NODE_FLAGS = ['--import', 'tsx', '--import', WATCH]
+/** The chat server as `npm start` runs it: the JavaScript that `npm run build` wrote into dist/ (no tsx). */
+export const SERVER_ENTRY = 'dist/server.js'
 // Raise the open-files limit of the child to the hard limit (each idle stream is a socket).
 const RAISE_NOFILE = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"'
 
@@ -79,12 +81,16 @@ function terminate (proc: ChildProcess, timeoutMs: number): Promise<void> {
   return done
 }
 
-/** Starts `node <script>` (TypeScript through tsx) with the open-files limit raised; output goes to `tail`. */
+/**
+ * Starts `node [node args] <script>` with the open-files limit raised (a script ending in .ts through tsx); output
+ * goes to `tail`.
+ */
 export function spawnNode (name: string, args: string[], env: Record<string, string | undefined>, echo = true): Child {
   const merged: NodeJS.ProcessEnv = { ...process.env, ...env }
   // undefined removes a variable the runner has (DATABASE_URL for an embedded server).
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete merged[key]
-  const proc = spawn('sh', ['-c', RAISE_NOFILE, 'sh', process.execPath, ...NODE_FLAGS, ...args], {
+  const flags = args.at(-1)?.endsWith('.ts') === true ? NODE_FLAGS : ['--import', WATCH]
+  const proc = spawn('sh', ['-c', RAISE_NOFILE, 'sh', process.execPath, ...flags, ...args], {
     cwd: ROOT,
     env: merged,
     stdio: ['ignore', 'pipe', 'pipe']
@@ -171,9 +177,9 @@ export interface Server extends Child {
   port: number
 }
 
-/** Starts the real chat server (src/server.ts) on a free port of 127.0.0.1 and waits until it listens. */
+/** Starts the real chat server (dist/server.js, built by the run) on a free port of 127.0.0.1 and waits until it listens. */
 export async function startChatServer (name: string, options: ServerOptions): Promise<Server> {
-  const child = spawnNode(name, [...(options.nodeArgs ?? []), 'src/server.ts'], {
+  const child = spawnNode(name, [...(options.nodeArgs ?? []), SERVER_ENTRY], {
     NODE_ENV: 'production',
     PORT: '0',
     HOST: '127.0.0.1',
