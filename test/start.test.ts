@@ -1,5 +1,5 @@
 // `npm start` as the README gives it: it builds the server into dist/ (tsc, types stripped) and runs that
-// JavaScript on plain Node, with no TypeScript loader in the process.
+// JavaScript on plain Node, with no TypeScript loader in the process and two malloc arenas.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -40,6 +40,8 @@ t.test('npm start builds dist/ and serves the API from it on the embedded databa
   const server = findServerProcess(child.pid!)
   t.ok(server !== undefined, 'the server process is found')
   t.same(server?.argv.slice(1), ['dist/server.js'], 'plain node runs the built JavaScript: no loader, no flags')
+  const environment = readFileSync(`/proc/${server!.pid}/environ`, 'utf8').split('\0')
+  t.ok(environment.includes('MALLOC_ARENA_MAX=2'), 'with two malloc arenas')
 
   const health = await fetch(`http://127.0.0.1:${port}/health`)
   t.equal(health.status, 200)
