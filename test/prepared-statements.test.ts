@@ -11,7 +11,7 @@ import { eq, sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { type Database, openDatabase, queryRows, queryRowsPlannedEachTime, transaction } from '../src/db/client.ts'
 import { migrateDatabase } from '../src/db/migrate.ts'
-import { PreparedStatements } from '../src/db/pglite-statements.ts'
+import { inThisThread, PreparedStatements } from '../src/db/pglite-statements.ts'
 import { users } from '../src/db/schema.ts'
 import { createTestDatabase, openTestDatabase, usingPostgres } from './helpers/app.ts'
 
@@ -57,7 +57,7 @@ if (usingPostgres) {
     const pg = await PGlite.create()
     t.teardown(() => pg.close())
     // At most two kept: the third text runs as the unnamed statement, parsed each time.
-    const statements = new PreparedStatements(pg, 2)
+    const statements = await PreparedStatements.open(inThisThread(pg), 2)
     await pg.exec('create table probe (id uuid primary key, n bigint, note text, at timestamptz, ok boolean, tags text[])')
     const id = randomUUID()
     const insert = 'insert into probe select * from unnest($1::uuid[], $2::bigint[], $3::text[]) as v(id, n, note) returning id, n, note'
@@ -84,7 +84,7 @@ if (usingPostgres) {
   t.test('PGlite: a transaction is all or nothing, and other queries wait for it', async (t) => {
     const pg = await PGlite.create()
     t.teardown(() => pg.close())
-    const statements = new PreparedStatements(pg)
+    const statements = await PreparedStatements.open(inThisThread(pg))
     await pg.exec('create table probe (id int primary key)')
     let release!: () => void
     const holding = new Promise<void>((resolve) => { release = resolve })

@@ -1,11 +1,10 @@
 // Opens the database: embedded PGlite in DATA_DIR/db, or PostgreSQL through postgres.js when DATABASE_URL is set.
-// The only module (with migrate.ts and pglite-statements.ts) that knows which driver is in use; everything else sees one Db type.
+// The only module (with migrate.ts and the pglite-*.ts) that knows which driver is in use; everything else sees one Db type.
 import { existsSync, mkdirSync } from 'node:fs'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
+import type { PGlite } from '@electric-sql/pglite'
 import { is, SQL } from 'drizzle-orm'
 import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
@@ -14,13 +13,14 @@ import { PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-j
 import postgres from 'postgres'
 import { acquireDirLock } from '../lib/dir-lock.ts'
 import { migrationsFolder } from './migrations-folder.ts'
-import { type PgliteClient, PreparedStatements } from './pglite-statements.ts'
+import { type PgliteClient, type PgliteTransaction, PreparedStatements } from './pglite-statements.ts'
+import { PgliteThread } from './pglite-thread.ts'
 import * as schema from './schema.ts'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 export type Database =
-  | { kind: 'pglite', db: Db, client: PGlite, close: () => Promise<void> }
+  | { kind: 'pglite', db: Db, client: PreparedStatements, close: () => Promise<void> }
   | { kind: 'postgres', db: Db, client: postgres.Sql, url: string, close: () => Promise<void> }
 
 export interface OpenOptions {
@@ -77,8 +77,15 @@ export async function openDatabase ({ databaseUrl, dataDir, poolSize = 10 }: Ope
     // 128 MB of shared buffers sit in the process's own memory here (the operating system caches the files anyway):
     // 16 MB took a fresh server from 541 to 437 MiB RSS, and its peak under load from 661 to 538 MiB, at the same speed.
     if (!existsSync(join(dir, 'PG_VERSION'))) await createPgliteDatabase(dir)
-    const client = await PGlite.create(dir, { extensions: { pg_trgm: pgTrgm }, postgresqlconf: ['shared_buffers=16MB'] })
-    const db = drizzlePglite({ client: new PreparedStatements(client) as unknown as PGlite, schema }) as unknown as Db
+    const thread = await PgliteThread.open({ dir, postgresqlconf: ['shared_buffers=16MB'] })
+    let client: PreparedStatements
+    try {
+      client = await PreparedStatements.open(thread)
+    } catch (err) {
+      await thread.close()
+      throw err
+    }
+    const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db
     return {
       kind: 'pglite',
       db,
@@ -135,8 +142,8 @@ const dialect = new PgDialect()
  * The driver's client under a drizzle database or transaction: a postgres.js pool or reserved connection;
  * PreparedStatements for a PGlite database, its transaction's client inside a transaction.
  */
-function clientOf (db: Db): postgres.Sql | PgliteClient {
-  return (db as unknown as { session: { client: postgres.Sql | PgliteClient } }).session.client
+function clientOf (db: Db): postgres.Sql | PgliteClient | PgliteTransaction {
+  return (db as unknown as { session: { client: postgres.Sql | PgliteClient | PgliteTransaction } }).session.client
 }
 
 /**
@@ -148,8 +155,7 @@ export async function queryRowsPlannedEachTime<T> (db: Db, query: SQL): Promise<
   const { sql: text, params } = dialect.sqlToQuery(query)
   const client = clientOf(db)
   if ('unsafe' in client) return await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: false }) as unknown as T[]
-  // PGlite's own query(), which parses and plans each time (inside a PGlite transaction, its client's).
-  return (await (client instanceof PreparedStatements ? client.pg : client).query<T>(text, params)).rows
+  return (await client.queryPlannedEachTime<T>(text, params)).rows
 }
 
 /** A statement's text and its parameters, as the driver takes them (see BuiltStatement). */

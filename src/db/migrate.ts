@@ -1,4 +1,5 @@
 // Applies the SQL migrations in migrations/ (drizzle-kit output) to either driver.
+import type { PGlite } from '@electric-sql/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
@@ -11,7 +12,7 @@ const MIGRATION_LOCK = 7_114_392_001
 
 export async function migrateDatabase (database: Database): Promise<void> {
   if (database.kind === 'pglite') {
-    await migratePglite(drizzlePglite(database.client), { migrationsFolder })
+    await migratePglite(drizzlePglite({ client: database.client as unknown as PGlite }), { migrationsFolder })
     return
   }
   // One connection of its own: the advisory lock is held by a session, and the migrator needs a full client.
