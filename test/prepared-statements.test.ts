@@ -98,4 +98,68 @@ if (usingPostgres) {
     t.equal(await inTransaction, 'rolled back')
     t.same((await outside).rows, [{ n: 0 }], 'the query outside ran after the transaction, and saw none of it')
   })
+
+  t.test('PGlite: statements issued together go out in one call, and fail alone', async (t) => {
+    const pg = await PGlite.create()
+    t.teardown(() => pg.close())
+    const engine = inThisThread(pg)
+    let calls = 0
+    const statements = await PreparedStatements.open({ exec: (message) => { calls++; return engine.exec(message) }, close: engine.close })
+    await pg.exec('create table probe (id int primary key)')
+    const insert = 'insert into probe values ($1) returning id'
+    await statements.query(insert, [0]) // (parsed once, then bound)
+    calls = 0
+    const outcomes = await Promise.allSettled([statements.query(insert, [1]), statements.query(insert, [1]), statements.query(insert, [2])])
+    t.equal(calls, 1, 'three statements, one call')
+    t.same(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected', 'fulfilled'], 'the duplicate fails, the others are stored')
+    t.equal((outcomes[1] as PromiseRejectedResult).reason.code, '23505')
+    t.same((await pg.query<{ id: number }>('select id from probe order by id')).rows.map((row) => row.id), [0, 1, 2])
+
+    calls = 0
+    const rows = await statements.transaction(async (tx) => {
+      await tx.query(insert, [3])
+      return await tx.commitWith([{ text: insert, params: [4] }, { text: insert, params: [5] }])
+    })
+    t.equal(calls, 2, 'a transaction of three statements in two calls: BEGIN with the first, the last two with the COMMIT')
+    t.same(rows, [[{ id: 4 }], [{ id: 5 }]], 'commitWith answers the rows of its statements')
+    t.same((await pg.query<{ n: number }>('select count(*)::int as n from probe')).rows, [{ n: 6 }], 'committed')
+
+    const failed = await statements.transaction(async (tx) => {
+      await tx.query(insert, [6])
+      return await tx.commitWith([{ text: insert, params: [0] }])
+    }).then(() => undefined, (err: { code?: string }) => err)
+    t.equal(failed?.code, '23505', 'a statement sent with the COMMIT that fails rolls the transaction back')
+    t.same((await pg.query<{ n: number }>('select count(*)::int as n from probe where id = 6')).rows, [{ n: 0 }], 'nothing of it stays')
+    t.same((await statements.query<{ n: number }>('select count(*)::int as n from probe where id > $1', [-1])).rows, [{ n: 6 }], 'and the connection is usable')
+  })
+
+  t.test('PGlite: a query outside transactions runs between them, never inside one', async (t) => {
+    const pg = await PGlite.create()
+    t.teardown(() => pg.close())
+    const statements = await PreparedStatements.open(inThisThread(pg))
+    await pg.exec('create table probe (id int primary key)')
+    const order: string[] = []
+    let release!: () => void
+    const holding = new Promise<void>((resolve) => { release = resolve })
+    const first = statements.transaction(async (tx) => {
+      await tx.query('insert into probe values ($1)', [1])
+      await holding
+      order.push('first commits')
+    })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const outside = statements.query<{ n: number }>('select count(*)::int as n from probe where id > $1', [0]).then((result) => {
+      order.push('outside')
+      return result
+    })
+    const second = statements.transaction(async (tx) => {
+      order.push('second begins')
+      await tx.query('insert into probe values ($1)', [2])
+    })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    t.same(order, [], 'both wait for the first transaction')
+    release()
+    await Promise.all([first, outside, second])
+    t.equal(order[0], 'first commits')
+    t.same((await outside).rows, [{ n: 1 }], 'the query that waited ran after the first transaction and before the second')
+  })
 }

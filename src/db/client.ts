@@ -189,15 +189,15 @@ export interface Committed<T> {
  * fewer than drizzle's transaction: BEGIN goes out with the first statement of `work`, and the `last` statements
  * with the COMMIT (a round trip costs the client a socket write, a wake-up and a read: most of the CPU of a small
  * transaction). A `last` statement that fails makes PostgreSQL answer the COMMIT with a rollback, and its error is
- * thrown. On PGlite (in process, no round trips) it is drizzle's transaction.
+ * thrown. On PGlite it is drizzle's transaction on PreparedStatements, which does the same: there a round trip is a
+ * message to the database's thread and back.
  */
 export async function transaction<T> (db: Db, work: (tx: Db) => Promise<TransactionOutcome<T>>): Promise<Committed<T>> {
   const client = clientOf(db)
   if (!('unsafe' in client)) {
     return await db.transaction(async (tx) => {
       const { value, last } = await work(tx as unknown as Db)
-      const lastRows: unknown[][] = []
-      for (const statement of last) lastRows.push(await runBound(tx as unknown as Db, toBound(statement)))
+      const lastRows = await (clientOf(tx as unknown as Db) as PgliteTransaction).commitWith(last.map(toBound))
       return { value, lastRows }
     })
   }

@@ -2,7 +2,8 @@
 // PGlite's own query() parses and plans the statement again every time, in six calls into its WebAssembly
 // PostgreSQL (Parse, Describe, Bind, Describe, Execute, Sync), each followed by parsing the protocol output;
 // here Bind, Execute and Sync go in one call to a statement parsed once: a small INSERT took 291 µs that way, 55 µs this way.
-// It speaks the wire protocol to a PgliteEngine (bytes in, bytes out), so the database can run in a worker thread.
+// It speaks the wire protocol to a PgliteEngine (bytes in, bytes out), so the database can run in a worker thread,
+// and pipelines: statements issued while a call is under way go out together in the next one.
 import { Mutex, type PGlite, type QueryOptions, type Results, parse, protocol, types } from '@electric-sql/pglite'
 
 type BackendMessage = Parameters<Parameters<InstanceType<typeof protocol.Parser>['parse']>[1]>[0]
@@ -12,7 +13,7 @@ type CommandComplete = InstanceType<typeof protocol.messages.CommandCompleteMess
 type Parser = (value: string, typeId?: number) => unknown
 type Serializer = (value: unknown) => string
 
-/** Where the statements run: answers the backend's raw output for a run of protocol messages ending in Sync. */
+/** Where the statements run: answers the backend's raw output for a run of protocol messages. */
 export interface PgliteEngine {
   exec: (message: Uint8Array) => Promise<Uint8Array>
   close: () => Promise<void>
@@ -31,6 +32,19 @@ interface Prepared {
   rows: RowDescription | undefined
 }
 
+/** A transaction's hold on the connection, and how many queries outside it wait for its end. */
+interface Turn {
+  ended: Promise<void>
+  waiting: number
+}
+
+/** Protocol messages ending in Sync (or one simple query): the backend answers them up to a ReadyForQuery. */
+interface Job {
+  message: Uint8Array
+  resolve: (messages: BackendMessage[]) => void
+  reject: (err: unknown) => void
+}
+
 /** Beyond this many distinct statement texts, new ones are parsed each time (the server's own are a few hundred). */
 const MAX_PREPARED = 2000
 
@@ -39,20 +53,34 @@ export interface PgliteTransaction {
   query: <T>(text: string, params?: unknown[], options?: QueryOptions) => Promise<Results<T>>
   /** A statement parsed and planned for these values only (never kept: see queryRowsPlannedEachTime). */
   queryPlannedEachTime: <T>(text: string, params?: unknown[]) => Promise<Results<T>>
+  /** Runs the statements and the COMMIT in one call; answers each statement's rows. The transaction ends here. */
+  commitWith: (statements: Array<{ text: string, params: unknown[] }>) => Promise<unknown[][]>
 }
 
 /** What drizzle's PGlite driver calls (query, and transaction with a query of its own), and queryPlannedEachTime. */
-export interface PgliteClient extends PgliteTransaction {
+export interface PgliteClient {
+  query: PgliteTransaction['query']
+  queryPlannedEachTime: PgliteTransaction['queryPlannedEachTime']
   transaction: <T>(work: (tx: PgliteTransaction) => Promise<T>) => Promise<T>
 }
 
 export class PreparedStatements implements PgliteClient {
   private readonly prepared = new Map<string, Prepared>()
+  /** Statements being parsed, so that two queries of one new text parse it once. */
+  private readonly preparing = new Map<string, Promise<Prepared>>()
   private readonly parser = new protocol.Parser()
-  /** Held by a transaction from BEGIN to its end: a query outside it waits, as with PGlite's own query(). */
+  private queue: Job[] = []
+  private calling = false
+  private flushScheduled = false
+  /** Transactions take turns; each holds the connection from BEGIN to its end. */
   private readonly transactionLock = new Mutex()
-  /** Held from a statement's first protocol message to its last (a statement may take two calls). */
-  private readonly statementLock = new Mutex()
+  /** The transaction holding the connection or about to: queries outside transactions that arrive meanwhile wait for it. */
+  private turn: Turn | undefined
+  /** Queries outside transactions let through (running, or about to run); the next transaction begins when none is left. */
+  private admitted = 0
+  private onAllLeft: (() => void) | undefined
+  /** The unnamed statement lasts until the next one is parsed: its parse and bind are not interleaved with another's. */
+  private readonly unnamedLock = new Mutex()
   private readonly serializers: Record<number, Serializer> = { ...types.serializers }
   private readonly parsers: Record<number, Parser> = { ...types.parsers }
 
@@ -71,55 +99,122 @@ export class PreparedStatements implements PgliteClient {
     return statements
   }
 
-  /** Outside a transaction: waits for any transaction under way. */
+  /** Outside a transaction: waits for any transaction under way, as PGlite's own query() does. */
   query<T> (text: string, params: unknown[] = [], options?: QueryOptions): Promise<Results<T>> {
-    return this.transactionLock.runExclusive(() => this.statementLock.runExclusive(() => this.run<T>(text, params, options, true)))
+    return this.outside(() => this.run<T>(text, params, options, true))
   }
 
   queryPlannedEachTime<T> (text: string, params: unknown[] = []): Promise<Results<T>> {
-    return this.transactionLock.runExclusive(() => this.statementLock.runExclusive(() => this.run<T>(text, params, undefined, false)))
+    return this.outside(() => this.run<T>(text, params, undefined, false))
   }
 
   transaction<T> (work: (tx: PgliteTransaction) => Promise<T>): Promise<T> {
     return this.transactionLock.runExclusive(async () => {
-      await this.simple('BEGIN')
-      let open = true
-      const inside = <R>(text: string, params: unknown[], options: QueryOptions | undefined, keep: boolean) => {
-        if (!open) throw new Error('Transaction is closed')
-        return this.statementLock.runExclusive(() => this.run<R>(text, params, options, keep))
-      }
-      const tx: PgliteTransaction = {
-        query: (text, params = [], options) => inside(text, params, options, true),
-        queryPlannedEachTime: (text, params = []) => inside(text, params, undefined, false)
-      }
+      let end!: () => void
+      const turn: Turn = { ended: new Promise((resolve) => { end = resolve }), waiting: 0 }
+      this.turn = turn
+      if (this.admitted > 0) await new Promise<void>((resolve) => { this.onAllLeft = resolve })
       try {
-        const value = await work(tx)
-        open = false
-        const ended = await this.simple('COMMIT')
-        if (ended !== 'COMMIT') throw Object.assign(new Error('Transaction was rolled back instead of committed'), { code: '25P02' })
-        return value
-      } catch (err) {
-        if (open) {
-          open = false
-          await this.simple('ROLLBACK')
-        }
-        throw err
+        return await this.holding(work)
+      } finally {
+        // The queries that waited for this transaction run before the next one begins.
+        this.turn = undefined
+        this.admitted += turn.waiting
+        end()
       }
     })
+  }
+
+  /** A transaction, with the connection to itself: BEGIN goes out with its first statement, the COMMIT with its last (commitWith). */
+  private async holding<T> (work: (tx: PgliteTransaction) => Promise<T>): Promise<T> {
+    const begin = this.simple('BEGIN')
+    begin.catch(() => {}) // (its outcome is read before the COMMIT)
+    let open = true
+    const inside = <R>(run: () => Promise<R>) => {
+      if (!open) throw new Error('Transaction is closed')
+      return run()
+    }
+    const commit = async (): Promise<void> => {
+      open = false
+      await begin
+      if (await this.simple('COMMIT') !== 'COMMIT') throw rolledBack()
+    }
+    const tx: PgliteTransaction = {
+      query: (text, params = [], options) => inside(() => this.run(text, params, options, true)),
+      queryPlannedEachTime: (text, params = []) => inside(() => this.run(text, params, undefined, false)),
+      commitWith: (statements) => inside(async () => {
+        const prepared = statements.every(({ text }) => this.mayName(text)) ? await Promise.all(statements.map(({ text }) => this.named(text))) : undefined
+        if (prepared === undefined) { // (past the cap of kept statements: one after another)
+          const rows: unknown[][] = []
+          for (const { text, params } of statements) rows.push((await this.run(text, params, undefined, true)).rows)
+          await commit()
+          return rows
+        }
+        // Queued in order, before the COMMIT: they go out in one call.
+        const runs = statements.map(({ params }, i) => this.bind(prepared[i]!, params, undefined))
+        const committed = commit()
+        const settled = await Promise.allSettled([...runs, committed])
+        const failed = settled.find((result) => result.status === 'rejected')
+        if (failed !== undefined) throw failed.reason
+        return settled.slice(0, -1).map((result) => (result as PromiseFulfilledResult<Results<unknown>>).value.rows)
+      })
+    }
+    try {
+      const value = await work(tx)
+      if (open) await commit()
+      return value
+    } catch (err) {
+      // After a failed COMMIT (or a statement sent with it) the transaction has ended already: this ROLLBACK only warns.
+      await this.simple('ROLLBACK').catch(() => {})
+      throw err
+    }
   }
 
   close (): Promise<void> {
     return this.engine.close()
   }
 
+  /**
+   * Runs a query outside any transaction: at once, unless a transaction holds the connection or waits for it; then
+   * after that transaction, before the next one.
+   */
+  private async outside<T> (run: () => Promise<T>): Promise<T> {
+    const turn = this.turn
+    if (turn === undefined) this.admitted++
+    else {
+      turn.waiting++
+      await turn.ended // (admitted when it ended)
+    }
+    try {
+      return await run()
+    } finally {
+      if (--this.admitted === 0 && this.onAllLeft !== undefined) {
+        this.onAllLeft()
+        this.onAllLeft = undefined
+      }
+    }
+  }
+
   /** A command with no parameters, through the simple query protocol; answers its command tag. */
   private async simple (text: string): Promise<string | undefined> {
-    const messages = await this.exec(concat(protocol.serialize.query(text)))
+    const messages = await this.exec(protocol.serialize.query(text))
     return messages.find((message): message is CommandComplete => message.name === 'commandComplete')?.text
   }
 
   private async run<T> (text: string, params: unknown[], options: QueryOptions | undefined, keep: boolean): Promise<Results<T>> {
-    const statement = (keep ? this.prepared.get(text) : undefined) ?? await this.prepare(text, keep)
+    if (!keep || !this.mayName(text)) {
+      return await this.unnamedLock.runExclusive(async () => await this.bind<T>(await this.prepare(text, ''), params, options))
+    }
+    // A statement prepared already is bound at once (no await before it): statements issued together go out together.
+    return await this.bind<T>(this.prepared.get(text) ?? await this.named(text), params, options)
+  }
+
+  /** Whether a text is or may become a named statement (within the cap). */
+  private mayName (text: string): boolean {
+    return this.prepared.has(text) || this.preparing.has(text) || this.prepared.size + this.preparing.size < this.maxPrepared
+  }
+
+  private async bind<T> (statement: Prepared, params: unknown[], options: QueryOptions | undefined): Promise<Results<T>> {
     const values = params.map((value, i) => {
       if (value === null || value === undefined) return null
       const serialize = this.serializers[statement.parameterTypes[i]!]
@@ -133,14 +228,75 @@ export class PreparedStatements implements PgliteClient {
     return this.results<T>(statement.rows, messages, options)
   }
 
-  /** Runs protocol messages; throws the first error the backend answered (the rest up to Sync were skipped by it). */
-  private async exec (message: Uint8Array): Promise<BackendMessage[]> {
-    const answer = await this.engine.exec(message)
-    const messages: BackendMessage[] = []
-    this.parser.parse(answer, (backendMessage) => { messages.push(backendMessage) })
-    const error = messages.find((backendMessage) => backendMessage instanceof protocol.messages.DatabaseError)
-    if (error !== undefined) throw error
-    return messages
+  /** The named statement of a text, parsed once (two queries of one new text wait for the same parse). */
+  private named (text: string): Promise<Prepared> {
+    const statement = this.prepared.get(text)
+    if (statement !== undefined) return Promise.resolve(statement)
+    let preparing = this.preparing.get(text)
+    if (preparing === undefined) {
+      preparing = this.prepare(text, `s${this.prepared.size + this.preparing.size + 1}`).then((statement) => {
+        this.prepared.set(text, statement)
+        return statement
+      }).finally(() => this.preparing.delete(text))
+      this.preparing.set(text, preparing)
+    }
+    return preparing
+  }
+
+  /** Parses and describes a statement under `name` ('' for the unnamed statement). */
+  private async prepare (text: string, name: string): Promise<Prepared> {
+    const messages = await this.exec(concat(
+      protocol.serialize.parse({ name, text }),
+      protocol.serialize.describe({ type: 'S', name }),
+      protocol.serialize.sync()
+    ))
+    return {
+      name,
+      parameterTypes: parse.parseDescribeStatementResults(messages),
+      rows: messages.find((message): message is RowDescription => message.name === 'rowDescription')
+    }
+  }
+
+  /**
+   * Queues protocol messages and answers the backend's messages for them, or throws the error it answered (it
+   * skips the rest up to the Sync). Messages queued while a call is under way go out together in the next call.
+   */
+  private exec (message: Uint8Array): Promise<BackendMessage[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, resolve, reject })
+      if (!this.calling && !this.flushScheduled) {
+        // After the statements issued in this turn of the event loop, so that they go out together.
+        this.flushScheduled = true
+        setImmediate(() => this.flush())
+      }
+    })
+  }
+
+  private flush (): void {
+    this.flushScheduled = false
+    if (this.calling || this.queue.length === 0) return
+    const jobs = this.queue
+    this.queue = []
+    this.calling = true
+    this.engine.exec(concat(...jobs.map((job) => job.message))).then((answer) => {
+      let messages: BackendMessage[] = []
+      let next = 0
+      this.parser.parse(answer, (message) => {
+        messages.push(message)
+        if (message.name !== 'readyForQuery') return
+        const job = jobs[next++]!
+        const error = messages.find((answered) => answered instanceof protocol.messages.DatabaseError)
+        if (error !== undefined) job.reject(error)
+        else job.resolve(messages)
+        messages = []
+      })
+      for (const job of jobs.slice(next)) job.reject(new Error('the database did not answer the statement'))
+    }, (err: unknown) => {
+      for (const job of jobs) job.reject(err)
+    }).finally(() => {
+      this.calling = false
+      this.flush()
+    })
   }
 
   /** The statement's answer, as PGlite's parseResults would give it (without copying its table of parsers each time). */
@@ -165,28 +321,10 @@ export class PreparedStatements implements PgliteClient {
     }
     return { rows: rows as T[], fields, affectedRows }
   }
+}
 
-  /**
-   * Parses and describes a statement, kept under a name for its next runs; when not kept (past maxPrepared, or
-   * planned each time) as the unnamed statement, which lasts until the next one is parsed (the caller binds it at
-   * once, under the same lock).
-   */
-  private async prepare (text: string, keep: boolean): Promise<Prepared> {
-    const named = keep && this.prepared.size < this.maxPrepared
-    const name = named ? `s${this.prepared.size + 1}` : ''
-    const messages = await this.exec(concat(
-      protocol.serialize.parse({ name, text }),
-      protocol.serialize.describe({ type: 'S', name }),
-      protocol.serialize.sync()
-    ))
-    const statement: Prepared = {
-      name,
-      parameterTypes: parse.parseDescribeStatementResults(messages),
-      rows: messages.find((message): message is RowDescription => message.name === 'rowDescription')
-    }
-    if (named) this.prepared.set(text, statement)
-    return statement
-  }
+function rolledBack (): Error {
+  return Object.assign(new Error('Transaction was rolled back instead of committed'), { code: '25P02' })
 }
 
 /** The parts in one new buffer (the engine may take it over: a worker thread's is transferred, not copied). */
