@@ -7,8 +7,19 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const WATCH = fileURLToPath(new URL('./parent-watch.mjs', import.meta.url))
 const NODE_FLAGS = ['--import', 'tsx', '--import', WATCH]
-/** The chat server as `npm start` runs it: the JavaScript that `npm run build` wrote into dist/ (no tsx). */
-export const SERVER_ENTRY = 'dist/server.js'
+/**
+ * The chat server as `npm start` runs it (read from package.json: `VAR=value ... node [flags] dist/server.js`): the
+ * JavaScript that `npm run build` wrote into dist/, with the start script's environment and Node flags.
+ */
+export const SERVER_COMMAND = startCommand()
+
+function startCommand (): { env: Record<string, string>, args: string[] } {
+  const { scripts } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+  const words = scripts.start.split(/\s+/)
+  const node = words.indexOf('node')
+  if (node < 0 || !words.slice(0, node).every((word) => /^[A-Z_]+=\S*$/.test(word))) throw new Error(`unexpected start script: ${scripts.start}`)
+  return { env: Object.fromEntries(words.slice(0, node).map((word) => word.split('=') as [string, string])), args: words.slice(node + 1) }
+}
 // Raise the open-files limit of the child to the hard limit (each idle stream is a socket).
 const RAISE_NOFILE = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"'
 
@@ -177,12 +188,11 @@ export interface Server extends Child {
   port: number
 }
 
-/** Starts the real chat server (dist/server.js, built by the run) on a free port of 127.0.0.1 and waits until it listens. */
+/** Starts the real chat server as `npm start` does (dist/, built by the run) on a free port of 127.0.0.1 and waits until it listens. */
 export async function startChatServer (name: string, options: ServerOptions): Promise<Server> {
-  const child = spawnNode(name, [...(options.nodeArgs ?? []), SERVER_ENTRY], {
+  const child = spawnNode(name, [...(options.nodeArgs ?? []), ...SERVER_COMMAND.args], {
     NODE_ENV: 'production',
-    // As `npm start` sets it (see the README's Performance section).
-    MALLOC_ARENA_MAX: '2',
+    ...SERVER_COMMAND.env,
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: options.databaseUrl,
