@@ -1,12 +1,35 @@
 // The embedded database in a worker thread of its own (pglite-worker.ts), so that PostgreSQL's work in WebAssembly
 // runs beside the HTTP server instead of in its turns: the main thread only writes protocol messages and reads the
 // answers. Each request and answer is one message between the threads; their buffers are moved, not copied.
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { PgliteEngine } from './pglite-statements.ts'
 
-export interface WorkerOptions {
+export interface DatabaseOptions {
   dir: string
   postgresqlconf: string[]
+}
+
+/** A compiled WebAssembly.Module (TypeScript declares WebAssembly only with the DOM library, not used here). */
+type WasmModule = object
+declare const WebAssembly: { compile: (bytes: Uint8Array) => Promise<WasmModule> }
+
+export interface WorkerOptions extends DatabaseOptions {
+  pgliteWasmModule: WasmModule
+  initdbWasmModule: WasmModule
+}
+
+let compiled: Promise<[WasmModule, WasmModule]> | undefined
+
+/**
+ * PGlite's two WebAssembly modules, compiled once per process and handed to each database thread: compiled in
+ * each new thread, they took it about 1.5 s of CPU (the tests open many databases; a server opens one).
+ */
+function compiledModules (): Promise<[WasmModule, WasmModule]> {
+  compiled ??= Promise.all(['@electric-sql/pglite/pglite.wasm', '@electric-sql/pglite/initdb.wasm'].map(async (name) =>
+    await WebAssembly.compile(await readFile(fileURLToPath(import.meta.resolve(name)))))) as Promise<[WasmModule, WasmModule]>
+  return compiled
 }
 
 /** A run of protocol messages to execute, or (without one) the request to close the database. */
@@ -57,8 +80,9 @@ export class PgliteThread implements PgliteEngine {
   }
 
   /** Opens the database in `dir` in a new thread; rejects with PGlite's error if it cannot. */
-  static async open (options: WorkerOptions): Promise<PgliteThread> {
-    const worker = startWorker(options)
+  static async open (options: DatabaseOptions): Promise<PgliteThread> {
+    const [pgliteWasmModule, initdbWasmModule] = await compiledModules()
+    const worker = startWorker({ ...options, pgliteWasmModule, initdbWasmModule })
     const thread = new PgliteThread(worker)
     try {
       await thread.request(0)

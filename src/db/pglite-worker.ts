@@ -6,8 +6,8 @@ import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import type { WorkerOptions, WorkerReply, WorkerRequest } from './pglite-thread.ts'
 
 const port = parentPort!
-const { dir, postgresqlconf } = workerData as WorkerOptions
-const pg = await PGlite.create(dir, { extensions: { pg_trgm: pgTrgm }, postgresqlconf })
+const { dir, postgresqlconf, pgliteWasmModule, initdbWasmModule } = workerData as WorkerOptions
+const pg = await PGlite.create(dir, { extensions: { pg_trgm: pgTrgm }, postgresqlconf, pgliteWasmModule, initdbWasmModule })
 
 let queue = Promise.resolve()
 port.on('message', (request: WorkerRequest) => {
