@@ -162,4 +162,23 @@ if (usingPostgres) {
     t.equal(order[0], 'first commits')
     t.same((await outside).rows, [{ n: 1 }], 'the query that waited ran after the first transaction and before the second')
   })
+
+  t.test('PGlite: statements parsed at the same time, some failing, never get one name twice', async (t) => {
+    const pg = await PGlite.create()
+    t.teardown(() => pg.close())
+    const statements = await PreparedStatements.open(inThisThread(pg))
+    await pg.exec('create table probe (id int primary key)')
+    const failures: string[] = []
+    for (let round = 0; round < 20; round++) {
+      // A text that fails to parse, beside new ones, and more new ones issued as soon as answers come back.
+      const next = (n: number) => statements.query(`select ${round * 10 + n}::int as n from probe where id > $1`, [0])
+      const outcomes = await Promise.allSettled([
+        statements.query(`select missing_${round} from probe`).catch(() => next(1)),
+        next(2).then(() => next(3)),
+        next(4).then(() => Promise.all([next(5), next(6)]))
+      ])
+      for (const outcome of outcomes) if (outcome.status === 'rejected') failures.push(String(outcome.reason))
+    }
+    t.same(failures, [], 'every valid statement ran')
+  })
 }

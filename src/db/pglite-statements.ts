@@ -68,6 +68,8 @@ export class PreparedStatements implements PgliteClient {
   private readonly prepared = new Map<string, Prepared>()
   /** Statements being parsed, so that two queries of one new text parse it once. */
   private readonly preparing = new Map<string, Promise<Prepared>>()
+  /** Names are never reused: counting the maps instead gave one name twice when a parse failed or overlapped another. */
+  private namesGiven = 0
   private readonly parser = new protocol.Parser()
   private queue: Job[] = []
   private calling = false
@@ -234,7 +236,7 @@ export class PreparedStatements implements PgliteClient {
     if (statement !== undefined) return Promise.resolve(statement)
     let preparing = this.preparing.get(text)
     if (preparing === undefined) {
-      preparing = this.prepare(text, `s${this.prepared.size + this.preparing.size + 1}`).then((statement) => {
+      preparing = this.prepare(text, `s${++this.namesGiven}`).then((statement) => {
         this.prepared.set(text, statement)
         return statement
       }).finally(() => this.preparing.delete(text))
