@@ -224,3 +224,30 @@ t.test('10 senders sending 50 messages each at once: 500 stored, each delivered 
     t.equal(await app.db.$count(messages, and(eq(messages.senderId, sender.id), eq(messages.receiverId, receiver.id))), 50)
   }
 })
+
+t.test('a text send checks its session in its own transaction: a revoked token stores nothing, live ones in the same batch go through', async (t) => {
+  const receiver = await registerUser(baseUrl)
+  const live = await registerUser(baseUrl)
+  const revoked = await registerUser(baseUrl)
+  await addContact(receiver, live)
+  await addContact(receiver, revoked)
+  const receiverStream = await stream(receiver)
+  t.equal((await revoked.api.POST('/auth/logout')).response.status, 204)
+  // Concurrent sends share batches: the revoked ones must fail alone.
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => send(i % 2 === 0 ? live : revoked, receiver.id, { content: `batch ${i}` })))
+  results.forEach((result, i) => {
+    if (i % 2 === 0) t.equal(result.response.status, 201, `live send ${i}`)
+    else t.equal(result.error?.code, 'TOKEN_INVALID', `revoked send ${i}: 401`)
+  })
+  t.equal(results[1]!.response.status, 401)
+  t.equal(await app.db.$count(messages, eq(messages.senderId, revoked.id)), 0, 'nothing stored from the revoked session')
+  t.equal(await app.db.$count(messages, eq(messages.senderId, live.id)), 20)
+  await receiverStream.waitFor((frames) => frames.filter((frame) => frame.event === 'message.created').length >= 20, 30_000, '20 messages')
+  const senders = new Set(receiverStream.durable().filter((event) => event.event === 'message.created').map((event) => event.data.senderId))
+  t.same([...senders], [live.id], 'only the live sender\'s messages were delivered')
+
+  // The token still verifies: only the body's validation and a send to yourself answer before the session check.
+  t.equal((await send(revoked, receiver.id, { content: '' })).error?.code, 'VALIDATION_ERROR')
+  t.equal((await send(revoked, revoked.id, { content: 'me' })).error?.code, 'CANNOT_MESSAGE_SELF')
+  t.equal((await send(revoked, randomUUID(), { content: 'nobody' })).error?.code, 'TOKEN_INVALID', 'an unknown peer: still 401 first')
+})

@@ -6,7 +6,7 @@ import { eq, sql } from 'drizzle-orm'
 import tap, { type Test } from 'tap'
 import { sessions } from '../src/db/schema.ts'
 import { createTestDatabase, startApp, type TestApp, usingPostgres } from './helpers/app.ts'
-import { apiClient, type ApiClient, registerUser, type TestUser } from './helpers/client.ts'
+import { addContact, apiClient, type ApiClient, registerUser, type TestUser } from './helpers/client.ts'
 import { connectSse, type SseConnection } from './helpers/sse.ts'
 
 const LONG = 30_000
@@ -170,6 +170,8 @@ tap.test('a device revoked on one instance stops on the other: REST at once, its
   const a: TestApp = await startApp(t, { databaseUrl })
   const b: TestApp = await startApp(t, { databaseUrl })
   const user = await registerUser(a.baseUrl)
+  const peer = await registerUser(a.baseUrl)
+  await addContact(user, peer)
   const phone = await login(b.baseUrl, user, 'phone on B')
   const laptop = await login(a.baseUrl, user, 'laptop on A')
   const phoneStream = await stream(t, b.baseUrl, phone.token)
@@ -177,6 +179,9 @@ tap.test('a device revoked on one instance stops on the other: REST at once, its
   const phoneId = (await phone.api.GET('/auth/sessions')).data!.sessions.find((s) => s.current)!.id
   t.equal((await laptop.api.DELETE('/auth/sessions/{sessionId}', { params: { path: { sessionId: phoneId } } })).response.status, 204, 'revoked through A')
   t.equal((await phone.api.GET('/users/me')).response.status, 401, 'its next request on B is 401')
+  const send = await phone.api.POST('/conversations/{peerId}/messages', { params: { path: { peerId: peer.id } }, body: { content: 'after the revocation' } })
+  t.equal(send.response.status, 401, 'and so is a text send on B (checked in the send\'s own transaction)')
+  t.equal((await laptop.api.GET('/conversations/{peerId}/messages', { params: { path: { peerId: peer.id } } })).data?.messages.length, 0, 'nothing was stored')
   await phoneStream.waitForEvent('session.revoked', LONG)
   await phoneStream.ended
   t.notOk(laptopStream.isEnded())
