@@ -244,6 +244,18 @@ t.test('a retried upload with the same id stores once; a different file with tha
   })
 })
 
+t.test('concurrent uploads with one id: one stores, the others are answered as retries, no bytes left behind', async (t) => {
+  const id = randomUUID()
+  const bytes = randomBytes(50_000)
+  const filesBefore = await app.db.$count(files)
+  const raced = await Promise.all(Array.from({ length: 6 }, () => sendFile({ id, bytes, name: 'raced.bin' })))
+  t.same(raced.map((result) => result.status).sort(), [200, 200, 200, 200, 200, 201])
+  t.ok(raced.every((result) => result.body.id === id && result.body.file.sha256 === raced[0]!.body.file.sha256))
+  t.equal(await app.db.$count(messages, eq(messages.id, id)), 1)
+  t.equal(await app.db.$count(files), filesBefore + 1, 'one file row')
+  await assertStorageMatchesTable(t)
+})
+
 t.test('avatars: an image, readable by any signed-in user, the previous one deleted', async (t) => {
   const aliceStream = await openStream(t, baseUrl, { token: alice.token })
   const first = await upload(baseUrl, alice.token, '/users/me/avatar', { bytes: PNG, name: 'me.png' }, 'PUT')
