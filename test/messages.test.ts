@@ -251,3 +251,18 @@ t.test('a text send checks its session in its own transaction: a revoked token s
   t.equal((await send(revoked, revoked.id, { content: 'me' })).error?.code, 'CANNOT_MESSAGE_SELF')
   t.equal((await send(revoked, randomUUID(), { content: 'nobody' })).error?.code, 'TOKEN_INVALID', 'an unknown peer: still 401 first')
 })
+
+t.test('a read receipt checks its session in its own transaction: a revoked token marks nothing', async (t) => {
+  const sender = await registerUser(baseUrl)
+  const reader = await registerUser(baseUrl)
+  await addContact(sender, reader)
+  const sent = await send(sender, reader.id, { content: 'read me later' })
+  t.equal((await reader.api.POST('/auth/logout')).response.status, 204)
+  const refused = await reader.api.POST('/messages/{messageId}/read', { params: { path: { messageId: sent.data!.id } } })
+  t.equal(refused.response.status, 401)
+  t.equal(refused.error?.code, 'TOKEN_INVALID')
+  const [row] = await app.db.select({ readAt: messages.readAt }).from(messages).where(eq(messages.id, sent.data!.id))
+  t.equal(row!.readAt, null, 'still unread')
+  const unknown = await reader.api.POST('/messages/{messageId}/read', { params: { path: { messageId: randomUUID() } } })
+  t.equal(unknown.error?.code, 'TOKEN_INVALID', 'an unknown message: still 401 first')
+})
