@@ -402,7 +402,7 @@ export interface paths {
         put?: never;
         /**
          * Send a text message
-         * @description Answers 201 with the Message. You may send to a user when either of you has the other as a contact (403 NOT_A_CONTACT otherwise); not to yourself (400 CANNOT_MESSAGE_SELF); 404 USER_NOT_FOUND for an unknown peer. `message.created` goes to every stream of the sender and of the receiver. The session is checked in the same transaction that stores the message, so a revoked token never stores one (401); a malformed body or a send to yourself is refused (400) before that check.
+         * @description Answers 201 with the Message. You may send to a user when either of you has the other as a contact (403 NOT_A_CONTACT otherwise); not to yourself (400 CANNOT_MESSAGE_SELF); 404 USER_NOT_FOUND for an unknown peer. `message.created` goes to every stream of the sender and of the receiver.
          */
         post: operations["sendMessage"];
         /**

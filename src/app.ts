@@ -191,7 +191,7 @@ export async function buildApp (config: Config): Promise<App> {
   const users = new UsersService({ db, passwords, outbox, presence, sessions, files, blocks, log })
   const contacts = new ContactsService(db, outbox, presence, users)
   bus.setWatchersOf(contacts.watchersOf)
-  const writer = new MessageWriter(db, outbox, users, contacts, files, sessions)
+  const writer = new MessageWriter(db, outbox, users, contacts, files)
   const typingRelay = new TypingRelay(bus, log)
   const messages = new MessagesService({ db, outbox, writer, users, contacts, files, typingRelay })
   const messageChanges = new MessageChanges({ outbox, files, checkMayReact: blocks.refuseBlocked })

@@ -42,12 +42,6 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Also accept the token as the access_token query parameter (for EventSource). */
     acceptsQueryToken?: boolean
-    /**
-     * The handler checks that the session is live itself, inside the transaction of its change (text sends: in
-     * the round trip their checks make anyway). authenticate then checks only the token; `request.auth` is not
-     * yet proof of a live session.
-     */
-    liveSessionCheckedByHandler?: boolean
   }
 }
 
@@ -100,7 +94,7 @@ async function authPlugin (app: FastifyInstance, options: AuthOptions) {
       if (typeof query.access_token === 'string' && query.access_token !== '') token = query.access_token
     }
     if (token === undefined) throw new AppError('AUTH_REQUIRED')
-    request.auth = request.routeOptions.config.liveSessionCheckedByHandler === true ? verify(token) : await liveSession(token)
+    request.auth = await liveSession(token)
   })
 }
 

@@ -39,10 +39,9 @@ export class MessagesService {
     ({ db: this.db, outbox: this.outbox, writer: this.writer, users: this.users, contacts: this.contacts, files: this.files, typingRelay: this.typingRelay } = deps)
   }
 
-  /** `auth` is checked here (401 unless its session is live), in the round trip of the send's own checks. */
-  async sendText (auth: { userId: string, sessionId: string }, peerId: string, input: { id?: string, content: string }): Promise<SendResult> {
-    if (peerId === auth.userId) fail('CANNOT_MESSAGE_SELF')
-    return this.writer.send({ senderId: auth.userId, session: auth.sessionId, peerId, id: input.id?.toLowerCase(), kind: 'text', content: input.content })
+  async sendText (senderId: string, peerId: string, input: { id?: string, content: string }): Promise<SendResult> {
+    if (peerId === senderId) fail('CANNOT_MESSAGE_SELF')
+    return this.writer.send({ senderId, peerId, id: input.id?.toLowerCase(), kind: 'text', content: input.content })
   }
 
   /** Streams the upload to storage (after the policy check), then stores the message; no bytes remain on any failure. */

@@ -11,7 +11,6 @@ import type { Message } from '../../schemas/models.ts'
 import type { ContactsService } from '../contacts/service.ts'
 import type { Outbox } from '../events/outbox.ts'
 import type { FilesService, ReceivedUpload } from '../files/service.ts'
-import type { SessionsService } from '../sessions/service.ts'
 import type { UsersService } from '../users/service.ts'
 import { contentSha256, toMessage } from './present.ts'
 import { findMessages, insertMessages, type MessageKind, type MessageRow } from './repository.ts'
@@ -26,8 +25,6 @@ export interface Send {
   content: string | null
   /** File and image messages only: staged bytes, committed with the message or discarded. */
   upload?: ReceivedUpload
-  /** The sender's session, when the request's authentication left its liveness to the send (401 unless live). */
-  session?: string
 }
 
 export interface SendResult {
@@ -65,8 +62,7 @@ export class MessageWriter {
     private readonly outbox: Outbox,
     private readonly users: UsersService,
     private readonly contacts: ContactsService,
-    private readonly files: FilesService,
-    private readonly sessions: SessionsService
+    private readonly files: FilesService
   ) {}
 
   /** Text sends join a batch; a file send is written alone, its bytes committed in its own transaction. */
@@ -87,21 +83,18 @@ export class MessageWriter {
     const results: Array<SendResult | Error | undefined> = new Array(sends.length)
     try {
       await this.outbox.transaction(async (tx, emit) => {
-        // The checks run inside the transaction, pipelined on its connection: one round trip for all of them (the
-        // policy's contacts and blocks are one query), the senders' sessions too when their requests left it to us.
-        const sessionIds = sends.flatMap((send) => send.session === undefined ? [] : [send.session])
-        const [peers, allowed, existing, liveSessions] = await Promise.all([
+        // The checks run inside the transaction, pipelined on its connection: one round trip for all three (the
+        // policy's contacts and blocks are one query).
+        const [peers, allowed, existing] = await Promise.all([
           this.users.existing(sends.map((send) => send.peerId), tx),
           this.contacts.mayTalkMany(sends.map((send) => [send.senderId, send.peerId]), tx),
-          findMessages(tx, sends.flatMap((send) => send.id === undefined ? [] : [send.id])),
-          sessionIds.length === 0 ? new Map<string, string>() : this.sessions.usedIn(tx, sessionIds)
+          findMessages(tx, sends.flatMap((send) => send.id === undefined ? [] : [send.id]))
         ])
         const stored = new Map(existing.map((row) => [row.id, row]))
         const fresh: Array<{ index: number, id: string }> = []
         const taken = new Set<string>()
         sends.forEach((send, index) => {
-          if (send.session !== undefined && liveSessions.get(send.session) !== send.senderId) results[index] = new AppError('TOKEN_INVALID')
-          else if (!peers.has(send.peerId)) results[index] = new AppError('USER_NOT_FOUND')
+          if (!peers.has(send.peerId)) results[index] = new AppError('USER_NOT_FOUND')
           else if (allowed[index] !== 'ok') results[index] = new AppError(allowed[index]!)
           else if (send.id !== undefined && stored.has(send.id)) results[index] = settle(stored.get(send.id)!, send, this.files)
           else if (send.id === undefined || !taken.has(send.id)) { // (the same id twice in one batch is settled below)

@@ -92,21 +92,6 @@ export class SessionsService {
   /** The live check of an authenticated request: as `live`, and records that the live ones were used. */
   readonly used = async (ids: string[]): Promise<Map<string, string>> => {
     const live = await this.live(ids)
-    this.recordUse(live)
-    return live
-  }
-
-  /**
-   * The live check of requests whose handler checks it inside its own transaction (`tx`), in a round trip the
-   * transaction makes anyway: as `used`, but one query for these ids, not shared with other requests.
-   */
-  async usedIn (tx: Db, ids: string[]): Promise<Map<string, string>> {
-    const live = await findLiveSessions(tx, [...new Set(ids)])
-    this.recordUse(live)
-    return live
-  }
-
-  private recordUse (live: Map<string, string>): void {
     const now = Date.now()
     for (const id of live.keys()) {
       const last = this.touched.get(id)
@@ -116,6 +101,7 @@ export class SessionsService {
       this.touches.submit(id).catch(() => {})
     }
     if (now - this.lastSweep > LAST_USED_RESOLUTION_SECONDS * 1000) this.sweep(now)
+    return live
   }
 
   private sweep (now: number): void {
