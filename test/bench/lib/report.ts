@@ -167,6 +167,10 @@ export function renderTable (stages: StageResults): string {
         rows.push([`R  receipts commits/s, ${run.bus} bus`, int(run.commitsPerSec), `${r.pairs} readers on A + B, p50 ${ms(run.latencyP50Ms)}, p99 ${ms(run.latencyP99Ms)}, errors ${run.errors}${run.firstError === undefined ? '' : ` (${run.firstError.slice(0, 60)})`}; CPU ${run.serverCores.map((c) => c.toFixed(2)).join(' + ')}`])
       }
       rows.push(['R  NATS over PostgreSQL bus', ratio(r.natsOverPostgres), ''])
+      for (const run of [r.writer.postgres, r.writer.nats]) {
+        rows.push([`R  in-process commits/s, ${run.bus} bus`, int(run.commitsPerSec), `${r.pairs} readers, no HTTP, p50 ${ms(run.latencyP50Ms)}, p99 ${ms(run.latencyP99Ms)}, errors ${run.errors}${run.firstError === undefined ? '' : ` (${run.firstError.slice(0, 60)})`}; CPU ${run.cores.toFixed(2)}, streams' server ${run.streamServerCores.toFixed(2)}`])
+      }
+      rows.push(['R  in-process NATS over PostgreSQL bus', ratio(r.writer.natsOverPostgres), ''])
     }
   }
   const e = ok(stages.E)

@@ -7,7 +7,10 @@ import { connectPostgres } from '../../../src/db/client.ts'
 import { Pool } from 'undici'
 import { Api, type BenchUser } from '../lib/api.ts'
 import { type StageContext, sleep, warmupSeconds } from '../lib/context.ts'
-import { readCpuMs, type Server, startChatServer } from '../lib/processes.ts'
+import { askChild, forkNode, readCpuMs, type Server, startChatServer } from '../lib/processes.ts'
+import type { WriterResult, WriterSpec } from './receipt-writer.ts'
+
+const WRITER_MODULE = new URL('./receipt-writer.ts', import.meta.url).pathname
 
 export interface ReceiptRun {
   bus: 'postgres' | 'nats'
@@ -21,12 +24,20 @@ export interface ReceiptRun {
   serverCores: number[]
 }
 
+export interface WriterRun extends WriterResult {
+  bus: 'postgres' | 'nats'
+  /** CPU of server B (holding the senders' streams) over the run, in cores. */
+  streamServerCores: number
+}
+
 export interface ReceiptsResult {
   pairs: number
   postgres: ReceiptRun
   nats: ReceiptRun
   /** NATS over PostgreSQL commits/s. */
   natsOverPostgres: number
+  /** The same receipts written in-process (no HTTP): the commit path alone. */
+  writer: { postgres: WriterRun, nats: WriterRun, natsOverPostgres: number }
 }
 
 interface Pair { sender: BenchUser, reader: BenchUser }
@@ -125,6 +136,36 @@ async function runOnBus (ctx: StageContext, bus: 'postgres' | 'nats', pairs: Pai
   }
 }
 
+/**
+ * The receipts without HTTP: one instance built in a process of its own marks the messages read through its
+ * messages service, while server B holds the senders' streams (every receipt's notice crosses to it).
+ */
+async function runWriterOnBus (ctx: StageContext, bus: 'postgres' | 'nats', pairs: Pair[], messageIds: string[][]): Promise<WriterRun> {
+  const { settings } = ctx
+  const env: Record<string, string> = { DATABASE_URL: ctx.db.url, JWT_SECRET: ctx.jwtSecret, DATA_DIR: ctx.dataDir, ...(bus === 'nats' ? { BUS_URL: settings.busUrl } : {}) }
+  const streams = new AbortController()
+  const server = await startChatServer(`server B (${bus} bus)`, { databaseUrl: ctx.db.url, jwtSecret: ctx.jwtSecret, dataDir: ctx.dataDir, nodeArgs: settings.serverNodeArgs, env: bus === 'nats' ? { BUS_URL: settings.busUrl } : {} })
+  const writer = forkNode(`receipt writer (${bus} bus)`, WRITER_MODULE)
+  try {
+    holdStreams([server.url], pairs.map((pair) => pair.sender), streams.signal)
+    await sleep(1000)
+    const spec: WriterSpec = {
+      env,
+      readers: pairs.map(({ reader }, i) => ({ readerId: reader.id, messageIds: messageIds[i]! })),
+      seconds: settings.seconds,
+      warmupSeconds: warmupSeconds(settings.seconds)
+    }
+    const cpuBefore = readCpuMs(server.pid)
+    const started = performance.now()
+    const { result } = await askChild<{ result: WriterResult }>(writer, { run: spec }, (spec.seconds + spec.warmupSeconds + 120) * 1000)
+    return { bus, ...result, streamServerCores: (readCpuMs(server.pid) - cpuBefore) / (performance.now() - started) }
+  } finally {
+    streams.abort()
+    await writer.stop()
+    await server.stop()
+  }
+}
+
 export async function runReceipts (ctx: StageContext): Promise<ReceiptsResult> {
   const { settings } = ctx
   const count = settings.receiptPairs
@@ -148,8 +189,20 @@ export async function runReceipts (ctx: StageContext): Promise<ReceiptsResult> {
       ctx.log(`seeding ${(perPair * count).toLocaleString('en-US')} unread messages; receipts on the ${bus} bus`)
       runs.push(await runOnBus(ctx, bus, prepared, await seed(sql, prepared, perPair)))
     }
+    const writerRuns: WriterRun[] = []
+    for (const bus of ['postgres', 'nats'] as const) {
+      ctx.log(`seeding ${(perPair * count).toLocaleString('en-US')} unread messages; receipts written in-process on the ${bus} bus`)
+      writerRuns.push(await runWriterOnBus(ctx, bus, prepared, await seed(sql, prepared, perPair)))
+    }
     const [pg, nats] = runs as [ReceiptRun, ReceiptRun]
-    return { pairs: count, postgres: pg, nats, natsOverPostgres: nats.commitsPerSec / pg.commitsPerSec }
+    const [writerPg, writerNats] = writerRuns as [WriterRun, WriterRun]
+    return {
+      pairs: count,
+      postgres: pg,
+      nats,
+      natsOverPostgres: nats.commitsPerSec / pg.commitsPerSec,
+      writer: { postgres: writerPg, nats: writerNats, natsOverPostgres: writerNats.commitsPerSec / writerPg.commitsPerSec }
+    }
   } finally {
     await sql.end({ timeout: 5 })
   }
