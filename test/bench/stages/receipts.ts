@@ -1,7 +1,8 @@
 // R, read receipts: unbatched notifying commits from many users. BENCH_RECEIPT_PAIRS sender/reader pairs, each
 // reader marking its own unread messages read one by one (POST /messages/{id}/read: one transaction, two
 // durable events and one bus notice each), half of the readers through instance A and half through B, the
-// senders' streams held on both. Run once on the PostgreSQL bus (LISTEN/NOTIFY) and once on NATS (BUS_URL).
+// senders' streams held on both. Run once on the PostgreSQL bus (LISTEN/NOTIFY) and once on NATS (BUS_URL); then
+// both again in-process (receipt-writer.ts: no HTTP, the commit path alone), B holding the streams.
 import type postgres from 'postgres'
 import { connectPostgres } from '../../../src/db/client.ts'
 import { Pool } from 'undici'
