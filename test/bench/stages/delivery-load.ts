@@ -4,6 +4,7 @@
 // this process's monotonic clock: sent (or, open loop, scheduled) to read from the receiver's stream.
 import http from 'node:http'
 import { Pool } from 'undici'
+import { percentile } from '../lib/measure.ts'
 import { readCpuMs } from '../lib/processes.ts'
 
 export interface LoadPair {
@@ -133,11 +134,6 @@ function readServerCpu (): { at: number, cpu: number[] } {
 function watchCpu (p: Phase): void {
   setTimeout(() => { p.cpuFrom = readServerCpu() }, Math.max(0, p.measureFrom - performance.now()))
   setTimeout(() => { p.cpuTo = readServerCpu() }, Math.max(0, p.measureTo - performance.now()))
-}
-
-function percentile (sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
 
 async function openStreams (spec: LoadSpec): Promise<http.ClientRequest[]> {

@@ -4,6 +4,7 @@
 // notifying change (the transaction, its events, the bus notice), which HTTP's per-request work hides on 2 cores.
 import { buildApp } from '../../../src/app.ts'
 import { loadConfig } from '../../../src/config.ts'
+import { type ReadersOutcome, runReaders } from '../lib/measure.ts'
 import { readCpuMs } from '../lib/processes.ts'
 
 export interface WriterSpec {
@@ -13,18 +14,10 @@ export interface WriterSpec {
   warmupSeconds: number
 }
 
-export interface WriterResult {
+export interface WriterResult extends Omit<ReadersOutcome, 'succeeded'> {
   commitsPerSec: number
-  latencyP50Ms: number
-  latencyP99Ms: number
-  errors: number
-  firstError?: string
   /** This process's CPU over the run, in cores. */
   cores: number
-}
-
-function percentile (sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 }
 
 async function run (spec: WriterSpec): Promise<WriterResult> {
@@ -34,42 +27,19 @@ async function run (spec: WriterSpec): Promise<WriterResult> {
     const { messages } = app.services
     const started = performance.now()
     const cpuBefore = readCpuMs(process.pid)
-    const measureFrom = started + spec.warmupSeconds * 1000
-    const measureTo = measureFrom + spec.seconds * 1000
-    let committed = 0
-    let errors = 0
-    let firstError: string | undefined
-    const latencies: number[] = []
-    await Promise.all(spec.readers.map(async ({ readerId, messageIds }, i) => {
-      for (const id of messageIds) {
-        const sent = performance.now()
-        if (sent >= measureTo) return
-        let failure: string | undefined
-        try {
-          await messages.markRead(readerId, id)
-        } catch (err) {
-          failure = (err as Error).message
-        }
-        if (sent < measureFrom) continue
-        if (failure === undefined) {
-          committed++
-          latencies.push(performance.now() - sent)
-        } else {
-          errors++
-          firstError ??= failure
-        }
+    const from = started + spec.warmupSeconds * 1000
+    const { succeeded, ...latencyAndErrors } = await runReaders(spec.readers.map((reader) => reader.messageIds), { from, to: from + spec.seconds * 1000 }, async (i, id) => {
+      try {
+        await messages.markRead(spec.readers[i]!.readerId, id)
+        return undefined
+      } catch (err) {
+        return (err as Error).message
       }
-      throw new Error(`reader ${i} ran out of unread messages`)
-    }))
-    const wall = performance.now() - started
-    latencies.sort((x, y) => x - y)
+    })
     return {
-      commitsPerSec: committed / spec.seconds,
-      latencyP50Ms: percentile(latencies, 0.5),
-      latencyP99Ms: percentile(latencies, 0.99),
-      errors,
-      ...(firstError === undefined ? {} : { firstError }),
-      cores: (readCpuMs(process.pid) - cpuBefore) / wall
+      commitsPerSec: succeeded / spec.seconds,
+      ...latencyAndErrors,
+      cores: (readCpuMs(process.pid) - cpuBefore) / (performance.now() - started)
     }
   } finally {
     await app.close()

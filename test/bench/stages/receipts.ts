@@ -8,6 +8,7 @@ import { connectPostgres } from '../../../src/db/client.ts'
 import { Pool } from 'undici'
 import { Api, type BenchUser } from '../lib/api.ts'
 import { type StageContext, sleep, warmupSeconds } from '../lib/context.ts'
+import { runReaders } from '../lib/measure.ts'
 import { askChild, forkNode, readCpuMs, type Server, startChatServer } from '../lib/processes.ts'
 import type { WriterResult, WriterSpec } from './receipt-writer.ts'
 
@@ -73,13 +74,14 @@ function holdStreams (urls: string[], users: BenchUser[], signal: AbortSignal): 
   })
 }
 
-function percentile (sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+/** The environment that puts a server on `bus`. */
+function busEnv (ctx: StageContext, bus: 'postgres' | 'nats'): Record<string, string> {
+  return bus === 'nats' ? { BUS_URL: ctx.settings.busUrl } : {}
 }
 
 async function runOnBus (ctx: StageContext, bus: 'postgres' | 'nats', pairs: Pair[], messageIds: string[][]): Promise<ReceiptRun> {
   const { settings } = ctx
-  const env: Record<string, string> = bus === 'nats' ? { BUS_URL: settings.busUrl } : {}
+  const env = busEnv(ctx, bus)
   const servers: Server[] = []
   const pools: Pool[] = []
   const streams = new AbortController()
@@ -95,39 +97,16 @@ async function runOnBus (ctx: StageContext, bus: 'postgres' | 'nats', pairs: Pai
     const measureFrom = started + warmup * 1000
     const measureTo = measureFrom + settings.seconds * 1000
     const cpuBefore = servers.map((server) => readCpuMs(server.pid))
-    let committed = 0
-    let errors = 0
-    let firstError: string | undefined
-    const latencies: number[] = []
-    await Promise.all(pairs.map(async ({ reader }, i) => {
-      const pool = pools[i % 2]!
-      const headers = { authorization: `Bearer ${reader.token}` }
-      for (const id of messageIds[i]!) {
-        const sent = performance.now()
-        if (sent >= measureTo) return
-        const response = await pool.request({ method: 'POST', path: `/messages/${id}/read`, headers })
-        const body = await response.body.text()
-        const done = performance.now()
-        if (sent < measureFrom) continue
-        if (response.statusCode === 200) {
-          committed++
-          latencies.push(done - sent)
-        } else {
-          errors++
-          firstError ??= `${response.statusCode} ${body.slice(0, 200)}`
-        }
-      }
-      throw new Error(`reader ${i} ran out of unread messages: raise messagesPerPair`)
-    }))
+    const { succeeded, ...latencyAndErrors } = await runReaders(messageIds, { from: measureFrom, to: measureTo }, async (i, id) => {
+      const response = await pools[i % 2]!.request({ method: 'POST', path: `/messages/${id}/read`, headers: { authorization: `Bearer ${pairs[i]!.reader.token}` } })
+      const body = await response.body.text()
+      return response.statusCode === 200 ? undefined : `${response.statusCode} ${body.slice(0, 200)}`
+    })
     const wall = performance.now() - started
-    latencies.sort((x, y) => x - y)
     return {
       bus,
-      commitsPerSec: committed / settings.seconds,
-      latencyP50Ms: percentile(latencies, 0.5),
-      latencyP99Ms: percentile(latencies, 0.99),
-      errors,
-      ...(firstError === undefined ? {} : { firstError }),
+      commitsPerSec: succeeded / settings.seconds,
+      ...latencyAndErrors,
       serverCores: servers.map((server, i) => (readCpuMs(server.pid) - cpuBefore[i]!) / wall)
     }
   } finally {
@@ -143,9 +122,9 @@ async function runOnBus (ctx: StageContext, bus: 'postgres' | 'nats', pairs: Pai
  */
 async function runWriterOnBus (ctx: StageContext, bus: 'postgres' | 'nats', pairs: Pair[], messageIds: string[][]): Promise<WriterRun> {
   const { settings } = ctx
-  const env: Record<string, string> = { DATABASE_URL: ctx.db.url, JWT_SECRET: ctx.jwtSecret, DATA_DIR: ctx.dataDir, ...(bus === 'nats' ? { BUS_URL: settings.busUrl } : {}) }
+  const env = { DATABASE_URL: ctx.db.url, JWT_SECRET: ctx.jwtSecret, DATA_DIR: ctx.dataDir, ...busEnv(ctx, bus) }
   const streams = new AbortController()
-  const server = await startChatServer(`server B (${bus} bus)`, { databaseUrl: ctx.db.url, jwtSecret: ctx.jwtSecret, dataDir: ctx.dataDir, nodeArgs: settings.serverNodeArgs, env: bus === 'nats' ? { BUS_URL: settings.busUrl } : {} })
+  const server = await startChatServer(`server B (${bus} bus)`, { databaseUrl: ctx.db.url, jwtSecret: ctx.jwtSecret, dataDir: ctx.dataDir, nodeArgs: settings.serverNodeArgs, env: busEnv(ctx, bus) })
   const writer = forkNode(`receipt writer (${bus} bus)`, WRITER_MODULE)
   try {
     holdStreams([server.url], pairs.map((pair) => pair.sender), streams.signal)

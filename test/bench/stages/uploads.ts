@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import sharp from 'sharp'
 import { Api, type BenchUser } from '../lib/api.ts'
 import { type StageContext, warmupSeconds } from '../lib/context.ts'
+import { percentile } from '../lib/measure.ts'
 import { readRss, type Server, startChatServer } from '../lib/processes.ts'
 
 export interface UploadRun {
@@ -58,11 +59,6 @@ async function twelveMegapixelJpeg (): Promise<Buffer> {
     }
   }
   return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).withMetadata({ orientation: 1 }).toBuffer()
-}
-
-function percentile (sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 }
 
 async function run (api: Api, server: Server, sender: BenchUser, path: string, body: Buffer, bytes: number, concurrency: number, seconds: number): Promise<UploadRun> {
