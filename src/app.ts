@@ -10,7 +10,6 @@
 // Within a feature: routes -> service -> repository -> db schema. Plugins never import features.
 import { readFileSync } from 'node:fs'
 import fastifyCors from '@fastify/cors'
-import fastifyHelmet from '@fastify/helmet'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
@@ -57,6 +56,7 @@ import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts'
 import multipartPlugin from './plugins/multipart.ts'
+import securityHeadersPlugin from './plugins/security-headers.ts'
 import jsonPlugin from './plugins/json.ts'
 import limitsPlugin from './plugins/limits.ts'
 import { SharedRateStore } from './plugins/rate-store.ts'
@@ -143,7 +143,7 @@ export async function buildApp (config: Config): Promise<App> {
 
   await app.register(errorsPlugin)
   await app.register(jsonPlugin)
-  await app.register(fastifyHelmet)
+  await app.register(securityHeadersPlugin)
   await app.register(fastifyCors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     // The plugin's default allows only GET, HEAD and POST: browsers could not PATCH or DELETE.

@@ -276,14 +276,17 @@ tap.test('hardening', async (t) => {
     }
   })
 
-  t.test('security headers are set on every response', async (t) => {
-    for (const answer of [await send('GET', '/health'), await send('GET', '/nope'), await send('GET', '/users/me')]) {
+  t.test('security headers are set on every API response: nothing may run, load or frame', async (t) => {
+    for (const answer of [await send('GET', '/health'), await send('GET', '/nope'), await send('GET', '/users/me'), await send('GET', '/openapi.json')]) {
+      t.equal(answer.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'")
       t.equal(answer.headers.get('x-content-type-options'), 'nosniff')
-      t.ok(answer.headers.get('content-security-policy'), 'content-security-policy')
-      t.ok(answer.headers.get('strict-transport-security'), 'strict-transport-security')
-      t.equal(answer.headers.get('x-frame-options'), 'SAMEORIGIN')
-      t.ok(answer.headers.get('referrer-policy'), 'referrer-policy')
+      t.equal(answer.headers.get('x-frame-options'), 'DENY')
+      t.equal(answer.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains')
+      t.equal(answer.headers.get('referrer-policy'), 'no-referrer')
+      t.equal(answer.headers.get('cross-origin-resource-policy'), 'same-origin')
       t.equal(answer.headers.get('x-powered-by'), null)
+      // Headers for documents only: an API answer is not rendered.
+      t.equal(answer.headers.get('cross-origin-opener-policy'), null)
     }
   })
 

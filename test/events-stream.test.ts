@@ -58,6 +58,9 @@ t.test('format: retry first, then ready, heartbeats, SSE headers', async (t) => 
   t.equal(stream.status, 200)
   t.match(stream.headers['content-type'], /^text\/event-stream/)
   t.match(stream.headers['cache-control'], /no-cache/)
+  t.equal(stream.headers['x-content-type-options'], 'nosniff')
+  // Only what a stream needs: its header block is held as long as the connection.
+  t.same(Object.keys(stream.headers).sort(), ['cache-control', 'connection', 'content-type', 'date', 'transfer-encoding', 'x-accel-buffering', 'x-content-type-options'])
   const ready = await stream.waitForEvent('ready')
   t.equal(stream.frames[0], ready, 'ready is the first event')
   t.equal(ready.id, undefined, 'ready has no id')

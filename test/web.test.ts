@@ -36,6 +36,24 @@ t.test('hashed assets are cached for good', async (t) => {
   }
 })
 
+t.test('documents (the client, its assets, Swagger UI) get helmet\'s whole set of security headers', async (t) => {
+  const asset = readdirSync(join(WEB_ROOT, 'assets'))[0]!
+  for (const path of ['/', `/assets/${asset}`, '/docs', '/docs/static/index.html']) {
+    const response = await fetch(`${baseUrl}${path}`)
+    t.equal(response.status, 200, path)
+    await response.arrayBuffer()
+    const headers = response.headers
+    t.match(headers.get('content-security-policy'), /default-src 'self'/, `${path}: its own policy`)
+    t.equal(headers.get('x-frame-options'), 'SAMEORIGIN', path)
+    t.equal(headers.get('cross-origin-opener-policy'), 'same-origin', path)
+    t.equal(headers.get('origin-agent-cluster'), '?1', path)
+    t.equal(headers.get('x-content-type-options'), 'nosniff', path)
+    t.equal(headers.get('referrer-policy'), 'no-referrer', path)
+    t.equal(headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains', path)
+    t.equal(headers.get('x-powered-by'), null, path)
+  }
+})
+
 t.test('API routes, docs and 404s are not shadowed', async (t) => {
   const me = await fetch(`${baseUrl}/users/me`)
   t.equal(me.status, 401, 'an API route answers as before')

@@ -4,6 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { addLimitsToDocument } from './openapi-limits.ts'
+import { documentSecurityHeaders } from './security-headers.ts'
 
 export const API_DESCRIPTION = `A self-hosted chat API: REST for every request, Server-Sent Events (GET /events) for everything the server tells a user.
 
@@ -73,7 +74,11 @@ async function swaggerPlugin (app: FastifyInstance, options: { version: string }
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
     }
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
+  // Swagger UI is a document: helmet's headers, under the policy above.
+  await app.register(async (docs) => {
+    docs.addHook('onRequest', documentSecurityHeaders)
+    await docs.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
+  })
   app.get('/openapi.json', {
     schema: { hide: true }
   }, async () => app.swagger())

@@ -4,11 +4,13 @@ import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance } from 'fastify'
 import { sendError } from './errors.ts'
+import { documentSecurityHeaders } from './security-headers.ts'
 
 export const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url))
 
 export default async function webPlugin (app: FastifyInstance, options: { root?: string }) {
   const root = options.root ?? WEB_ROOT
+  app.addHook('onRequest', documentSecurityHeaders)
   if (!existsSync(`${root}/index.html`)) {
     app.log.warn(`The web client is not built (${root}): run npm run build:web`)
     app.get('/', { schema: { hide: true } }, (_request, reply) => sendError(reply, 'ROUTE_NOT_FOUND', 'The web client is not built: run npm run build:web'))
