@@ -230,6 +230,22 @@ tap.test('auth', async (t) => {
     t.equal((await apiClient(baseUrl, forged).GET('/users/me')).response.status, 200, 'a correctly signed token for a live session is accepted')
   })
 
+  t.test('a verified token is kept only until its expiry, and only that exact token', async (t) => {
+    const user = await registerUser(baseUrl)
+    const { sub, sid } = tokenClaims(user.token)
+    const exp = Math.floor(Date.now() / 1000) + 2
+    const shortLived = craftJwt({ alg: 'HS256', typ: 'JWT' }, { sub, sid, exp }, TEST_JWT_SECRET)
+    t.equal((await apiClient(baseUrl, shortLived).GET('/users/me')).response.status, 200, 'accepted before its expiry')
+    const [header, payload, signature] = shortLived.split('.') as [string, string, string]
+    const flipped = `${header}.${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`
+    t.equal((await apiClient(baseUrl, flipped).GET('/users/me')).response.status, 401, 'its signature changed: refused while it is known')
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50))
+    const late = await apiClient(baseUrl, shortLived).GET('/users/me')
+    t.equal(late.response.status, 401, 'refused once expired, though its session is live')
+    t.match(late.error, { code: 'TOKEN_INVALID' })
+    t.equal((await user.api.GET('/users/me')).response.status, 200, 'the session is live')
+  })
+
   t.test('the Authorization header must be a bearer token', async (t) => {
     const user = await registerUser(baseUrl)
     for (const header of [`Basic ${user.token}`, 'Bearer', 'Bearer ', `Bearer ${user.token} extra`, user.token, '']) {
