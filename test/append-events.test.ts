@@ -53,6 +53,20 @@ t.test('each event takes the next id of its user, in the order given, and the co
   t.equal(await counter(db, bob), 1)
 })
 
+t.test('each event\'s data is stored as the exact text given', async (t) => {
+  const alice = await newUser()
+  const texts = [
+    JSON.stringify({ content: 'quotes " and \\ backslashes, a tab\t and a newline\n' }),
+    JSON.stringify({ content: '张三 👍 é', nested: { list: [1, 'two', null, { three: true }] } }),
+    '{"escaped":"\\u00e9\\u4e09","spaced" : [ 1 , 2 ]}',
+    '"a string"',
+    '[]'
+  ]
+  const appended = await append(texts.map((data) => ({ userId: alice, type: 't', data })))
+  t.same(appended.map((e) => e.data), texts)
+  t.same((await stored(alice)).map((row) => row.data), texts, 'stored byte for byte, escapes and spacing kept')
+})
+
 t.test('an unknown user fails the whole append, and nothing of it stays', async (t) => {
   const alice = await newUser()
   const failure = await append([{ userId: alice, type: 'a', data: '{}' }, { userId: randomUUID(), type: 'b', data: '{}' }])

@@ -31,8 +31,9 @@ export interface EventAppend {
   stored: (rows: unknown[]) => StoredEvent[]
 }
 
+// The data go as one JSON array of the events' own JSON texts: as a text[] every quote in them would be escaped.
 const append = new BuiltStatement(sql`select append_events(${arrayPlaceholder('userIds', 'uuid')}, ${arrayPlaceholder('types', 'text')},
-  ${arrayPlaceholder('data', 'text')}, ${arrayPlaceholder('messageIds', 'uuid')}) as ids`)
+  ${sql.placeholder('data')}::json, ${arrayPlaceholder('messageIds', 'uuid')}) as ids`)
 
 /**
  * Gives each draft the next id of its user and stores it, in one statement (the append_events function of the
@@ -44,7 +45,7 @@ export function appendEvents (drafts: EventDraft[]): EventAppend {
     statement: append.bind({
       userIds: drafts.map((e) => e.userId),
       types: drafts.map((e) => e.type),
-      data: drafts.map((e) => e.data),
+      data: `[${drafts.map((e) => e.data).join(',')}]`,
       messageIds: drafts.map((e) => e.messageId ?? null)
     }),
     stored: (rows) => {
