@@ -141,15 +141,17 @@ async function errorsPlugin (app: FastifyInstance) {
 
   // Fastify also parses text/plain, and @fastify/multipart multipart bodies, for every route: a route whose
   // body is JSON takes nothing else (415 rather than a confusing validation error).
-  app.addHook('preParsing', async (request: FastifyRequest) => {
+  // (Callbacks, not async functions: these run on every request and wait for nothing.)
+  app.addHook('preParsing', (request: FastifyRequest, _reply, payload, done) => {
     const type = request.headers['content-type']
-    if (type === undefined || request.routeOptions.schema?.body === undefined) return
-    if (type.split(';')[0]!.trim().toLowerCase() !== 'application/json') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'This endpoint takes an application/json body')
+    if (type === undefined || request.routeOptions.schema?.body === undefined) return done(null, payload)
+    if (type.split(';')[0]!.trim().toLowerCase() !== 'application/json') return done(new AppError('UNSUPPORTED_MEDIA_TYPE', 'This endpoint takes an application/json body'))
+    done(null, payload)
   })
 
-  app.addHook('preValidation', async (request: FastifyRequest) => {
+  app.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
     const found = findUnstorable(request.query, 'querystring') ?? findUnstorable(request.params, 'params') ?? findUnstorable(request.body, 'body')
-    if (found) throw new AppError('VALIDATION_ERROR', found)
+    done(found ? new AppError('VALIDATION_ERROR', found) : undefined)
   })
 }
 
