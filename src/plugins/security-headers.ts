@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
 
-export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'cross-origin-resource-policy': 'same-origin',
   'referrer-policy': 'no-referrer',
@@ -28,7 +28,7 @@ function helmetHeaders (): Record<string, string> {
   return headers
 }
 
-export const DOCUMENT_SECURITY_HEADERS: Readonly<Record<string, string>> = helmetHeaders()
+const DOCUMENT_SECURITY_HEADERS: Readonly<Record<string, string>> = helmetHeaders()
 
 /** onRequest hook for a scope serving documents (HTML and what it loads): helmet's headers over the API's. */
 export function documentSecurityHeaders (_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
