@@ -143,7 +143,7 @@ export async function buildApp (config: Config): Promise<App> {
 
   await app.register(errorsPlugin)
   await app.register(jsonPlugin)
-  await app.register(securityHeadersPlugin)
+  await app.register(securityHeadersPlugin, { crossOriginClients: config.corsOrigins.length > 0 })
   await app.register(fastifyCors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     // The plugin's default allows only GET, HEAD and POST: browsers could not PATCH or DELETE.

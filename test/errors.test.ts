@@ -283,7 +283,8 @@ tap.test('hardening', async (t) => {
       t.equal(answer.headers.get('x-frame-options'), 'DENY')
       t.equal(answer.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains')
       t.equal(answer.headers.get('referrer-policy'), 'no-referrer')
-      t.equal(answer.headers.get('cross-origin-resource-policy'), 'same-origin')
+      // (This app allows a browser client on another origin: its pages may embed the files it links to.)
+      t.equal(answer.headers.get('cross-origin-resource-policy'), 'cross-origin')
       t.equal(answer.headers.get('x-powered-by'), null)
       // Headers for documents only: an API answer is not rendered.
       t.equal(answer.headers.get('cross-origin-opener-policy'), null)

@@ -90,6 +90,7 @@ tap.test('openapi', async (t) => {
     const answer = await fetch(`${baseUrl}/health`, { headers: { origin: 'https://a.example' } })
     t.equal(answer.status, 200)
     t.equal(answer.headers.get('access-control-allow-origin'), null)
+    t.equal(answer.headers.get('cross-origin-resource-policy'), 'same-origin', 'nor may pages of other origins embed its answers')
     const preflight = await fetch(`${baseUrl}/auth/login`, { method: 'OPTIONS', headers: { origin: 'https://a.example', 'access-control-request-method': 'POST' } })
     t.equal(preflight.headers.get('access-control-allow-origin'), null)
     t.ok(preflight.status < 500)

@@ -36,9 +36,18 @@ export function documentSecurityHeaders (_request: FastifyRequest, reply: Fastif
   done()
 }
 
-async function securityHeadersPlugin (app: FastifyInstance) {
+export interface SecurityHeadersOptions {
+  /**
+   * Browser clients on other origins are allowed (CORS_ORIGINS): their pages may then embed this server's images
+   * and files (signed links in <img>), which Cross-Origin-Resource-Policy: same-origin would block.
+   */
+  crossOriginClients: boolean
+}
+
+async function securityHeadersPlugin (app: FastifyInstance, options: SecurityHeadersOptions) {
+  const headers = options.crossOriginClients ? { ...API_SECURITY_HEADERS, 'cross-origin-resource-policy': 'cross-origin' } : API_SECURITY_HEADERS
   app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(API_SECURITY_HEADERS)
+    reply.headers(headers)
     done()
   })
 }
