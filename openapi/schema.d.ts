@@ -711,7 +711,7 @@ export interface components {
             mimeType: string;
             /** @description Where to download it with the bearer token: /files/{id}. */
             url: string;
-            /** @description The same resource as a signed link, /files/{id}?exp=...&sig=..., that needs no token until `exp` (FILE_URL_TTL_SECONDS after it was handed out, rounded up to at most 5 minutes more): for `<img src>` and plain links. Every response and event carries a fresh one; an expired or altered link is 401 LINK_INVALID. */
+            /** @description The same resource as a signed link, /files/{id}?exp=...&sig=..., that needs no token until `exp` (FILE_URL_TTL_SECONDS after it was handed out, rounded up to at most 5 minutes more): for `<img src>` and plain links (pages on another origin may embed it only when the server allows browser clients on other origins, CORS_ORIGINS: otherwise its Cross-Origin-Resource-Policy is same-origin). Every response and event carries a fresh one; an expired or altered link is 401 LINK_INVALID. */
             downloadUrl: string;
             /** @description Images: width in pixels of the stored image (orientation applied). Null for files. */
             width: number | null;
