@@ -1,6 +1,6 @@
 // The event bus between server instances: what crosses instances, and the interface every bus implements.
 // It carries small notices only; receivers read the rows they announce.
-import type { SQL } from 'drizzle-orm'
+import type { BoundQuery } from '../db/client.ts'
 
 export type BusMessage =
   /**
@@ -32,7 +32,7 @@ export interface Bus {
    * A statement that announces to other instances when the transaction it runs in commits (and never if it rolls
    * back). Transactional buses only: the others answer undefined.
    */
-  noticeInTx: (message: BusMessage) => SQL | undefined
+  noticeInTx: (message: BusMessage) => BoundQuery | undefined
   /** Announces events that just committed. Buses whose notices are not transactional only. */
   notifyCommitted: (message: BusMessage) => void
   /** Delivers now, to this instance and every other. */

@@ -1,7 +1,6 @@
 // The bus between instances on PostgreSQL: LISTEN/NOTIFY on one channel, with a self-ping watchdog that
 // replaces a listening connection that silently stopped delivering.
 import { randomUUID } from 'node:crypto'
-import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { connectPostgres, type Database, postgresOptions } from '../db/client.ts'
 import { broadcastDefaults, type Bus, BusHandlers, type BusMessage } from './bus.ts'
@@ -91,7 +90,7 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
     kind: 'postgres',
     sendsAfterCommit: false,
     connected: () => listener !== undefined && (pingSentAt === undefined || Date.now() - pingSentAt <= watchdogMs * 2.5),
-    noticeInTx: (message) => sql`select pg_notify(${CHANNEL}, ${encode(message)})`,
+    noticeInTx: (message) => ({ text: 'select pg_notify($1, $2)', params: [CHANNEL, encode(message)] }),
     publish: async (message) => {
       handlers.deliver(message)
       await database.client`select pg_notify(${CHANNEL}, ${encode(message)})`

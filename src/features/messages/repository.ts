@@ -137,12 +137,15 @@ export async function listConversations (db: Db, ownerId: string): Promise<Conve
   }))
 }
 
+const markOneRead = new BuiltStatement<{ sender_id: string }>(sql`
+  update ${messages} set read_at = ${sql.placeholder('at')}::timestamptz
+  where ${messages.id} = ${sql.placeholder('id')}::uuid and ${messages.receiverId} = ${sql.placeholder('receiverId')}::uuid and ${messages.readAt} is null
+  returning ${messages.senderId}`)
+
 /** Marks one message read by its receiver, unless it already was. */
 export async function markRead (tx: Db, messageId: string, receiverId: string, at: Date): Promise<{ senderId: string } | undefined> {
-  const [row] = await tx.update(messages).set({ readAt: at })
-    .where(and(eq(messages.id, messageId), eq(messages.receiverId, receiverId), isNull(messages.readAt)))
-    .returning({ senderId: messages.senderId })
-  return row
+  const [row] = await markOneRead.rows(tx, { id: messageId, receiverId, at: at.toISOString() })
+  return row === undefined ? undefined : { senderId: row.sender_id }
 }
 
 /**
