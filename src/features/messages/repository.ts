@@ -1,8 +1,9 @@
 // Messages and conversations table access: sending, history pages, the conversation list, read marks, clearing.
-import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, type Placeholder, sql } from 'drizzle-orm'
 import { anyUuid, arrayPlaceholder } from '../../db/arrays.ts'
 import { BuiltStatement } from '../../db/built-statement.ts'
 import type { Db } from '../../db/client.ts'
+import { preparedQuery } from '../../db/prepared-query.ts'
 import { conversations, events, files, messageHidden, messages, users } from '../../db/schema.ts'
 import { ERASED } from '../events/repository.ts'
 import { MAX_LISTED, type Reaction } from '../../schemas/models.ts'
@@ -60,13 +61,18 @@ export function pairOf (a: string, b: string): [string, string] {
 }
 
 /** The message is not deleted for this user alone (DELETE ?for=me). */
-export function notHiddenFor (userId: string) {
+export function notHiddenFor (userId: string | Placeholder) {
   return sql`not exists (select 1 from ${messageHidden} where ${messageHidden.messageId} = ${messages.id} and ${messageHidden.userId} = ${userId})`
 }
 
 function inPair (a: string, b: string) {
   const [lo, hi] = pairOf(a, b)
   return and(eq(messages.pairLo, lo), eq(messages.pairHi, hi))
+}
+
+/** inPair for a prepared query: the pair's ids in order, as placeholders `lo` and `hi`. */
+function pairPlaceholders () {
+  return and(eq(messages.pairLo, sql.placeholder('lo')), eq(messages.pairHi, sql.placeholder('hi')))
 }
 
 /**
@@ -79,29 +85,42 @@ export async function lockConversations (tx: Db, a: string, b: string): Promise<
     .onConflictDoUpdate({ target: [conversations.ownerId, conversations.peerId], set: { lastSeq: sql`${conversations.lastSeq}` } })
 }
 
+const messageById = preparedQuery((db) => db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId))
+  .where(eq(messages.id, sql.placeholder('id'))).prepare('message_by_id'))
+
 export async function findMessage (db: Db, id: string): Promise<MessageRow | undefined> {
-  const [row] = await db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId)).where(eq(messages.id, id))
+  const [row] = await messageById(db).execute({ id })
   return row
 }
 
 /** The seq of a message of the conversation between a and b. */
+const seqInPair = preparedQuery((db) => db.select({ seq: messages.seq }).from(messages)
+  .where(and(eq(messages.id, sql.placeholder('id')), pairPlaceholders())).prepare('seq_in_pair'))
+
 export async function findSeqInPair (db: Db, id: string, a: string, b: string): Promise<number | undefined> {
-  const [row] = await db.select({ seq: messages.seq }).from(messages).where(and(eq(messages.id, id), inPair(a, b)))
+  const [lo, hi] = pairOf(a, b)
+  const [row] = await seqInPair(db).execute({ id, lo, hi })
   return row?.seq
 }
 
+const clearedSeq = preparedQuery((db) => db.select({ clearedSeq: conversations.clearedSeq }).from(conversations)
+  .where(and(eq(conversations.ownerId, sql.placeholder('ownerId')), eq(conversations.peerId, sql.placeholder('peerId')))).prepare('cleared_seq'))
+
 export async function findClearedSeq (db: Db, ownerId: string, peerId: string): Promise<number> {
-  const [row] = await db.select({ clearedSeq: conversations.clearedSeq }).from(conversations)
-    .where(and(eq(conversations.ownerId, ownerId), eq(conversations.peerId, peerId)))
+  const [row] = await clearedSeq(db).execute({ ownerId, peerId })
   return row?.clearedSeq ?? 0
 }
 
 /** Newest first: messages of the pair with afterSeq < seq (< beforeSeq) not deleted for `a`, by the (pair_lo, pair_hi, seq) index. */
+const historyPage = preparedQuery((db) => db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId))
+  .where(and(pairPlaceholders(), gt(messages.seq, sql.placeholder('afterSeq')), lt(messages.seq, sql.placeholder('beforeSeq')), notHiddenFor(sql.placeholder('reader'))))
+  .orderBy(desc(messages.seq))
+  .limit(sql.placeholder('limit'))
+  .prepare('history_page'))
+
 export async function listHistory (db: Db, a: string, b: string, page: { afterSeq: number, beforeSeq: number | undefined, limit: number }): Promise<MessageRow[]> {
-  return db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId))
-    .where(and(inPair(a, b), gt(messages.seq, page.afterSeq), page.beforeSeq === undefined ? undefined : lt(messages.seq, page.beforeSeq), notHiddenFor(a)))
-    .orderBy(desc(messages.seq))
-    .limit(page.limit)
+  const [lo, hi] = pairOf(a, b)
+  return historyPage(db).execute({ lo, hi, reader: a, afterSeq: page.afterSeq, beforeSeq: page.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: page.limit })
 }
 
 export interface ConversationRow {
@@ -110,26 +129,31 @@ export interface ConversationRow {
   unreadCount: number
 }
 
-/** The owner's conversations by latest activity, with the last visible message and the unread count (deleted and cleared messages left out): one query. */
-export async function listConversations (db: Db, ownerId: string): Promise<ConversationRow[]> {
+const conversationList = preparedQuery((db) => {
   // Served by the partial index on unread messages (receiver_id, sender_id, seq).
   const unread = sql<number>`(select count(*) from ${messages} as u
-    where u.receiver_id = ${ownerId} and u.sender_id = ${conversations.peerId} and u.read_at is null and u.seq > ${conversations.clearedSeq}
-      and not exists (select 1 from ${messageHidden} as h where h.message_id = u.id and h.user_id = ${ownerId}))`
+    where u.receiver_id = ${sql.placeholder('ownerId')} and u.sender_id = ${conversations.peerId} and u.read_at is null and u.seq > ${conversations.clearedSeq}
+      and not exists (select 1 from ${messageHidden} as h where h.message_id = u.id and h.user_id = ${sql.placeholder('ownerId')}))`
   // The newest message still visible to the owner (not cleared, not deleted for them): walks the pair index back from the top.
   const lastVisible = sql`(select v.seq from ${messages} as v
     where v.pair_lo = least(${conversations.ownerId}, ${conversations.peerId}) and v.pair_hi = greatest(${conversations.ownerId}, ${conversations.peerId})
       and v.seq > ${conversations.clearedSeq}
-      and not exists (select 1 from ${messageHidden} as h where h.message_id = v.id and h.user_id = ${ownerId})
+      and not exists (select 1 from ${messageHidden} as h where h.message_id = v.id and h.user_id = ${sql.placeholder('ownerId')})
     order by v.seq desc limit 1)`
-  const rows = await db.select({ ...messageColumns, peerId: conversations.peerId, username: users.username, avatarUrl: users.avatarUrl, unreadCount: unread.mapWith(Number) })
+  return db.select({ ...messageColumns, peerId: conversations.peerId, username: users.username, avatarUrl: users.avatarUrl, unreadCount: unread.mapWith(Number) })
     .from(conversations)
     .innerJoin(users, eq(users.id, conversations.peerId))
     .leftJoin(messages, and(gt(conversations.lastSeq, conversations.clearedSeq), eq(messages.seq, lastVisible)))
     .leftJoin(files, eq(files.id, messages.fileId))
-    .where(and(eq(conversations.ownerId, ownerId), gt(conversations.lastSeq, 0)))
+    .where(and(eq(conversations.ownerId, sql.placeholder('ownerId')), gt(conversations.lastSeq, 0)))
     .orderBy(desc(conversations.lastSeq))
     .limit(MAX_LISTED)
+    .prepare('conversation_list')
+})
+
+/** The owner's conversations by latest activity, with the last visible message and the unread count (deleted and cleared messages left out): one query. */
+export async function listConversations (db: Db, ownerId: string): Promise<ConversationRow[]> {
+  const rows = await conversationList(db).execute({ ownerId })
   return rows.map(({ peerId, username, avatarUrl, unreadCount, ...message }) => ({
     peer: { id: peerId, username, avatarUrl },
     lastMessage: message.id === null ? undefined : message as MessageRow,

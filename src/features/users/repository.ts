@@ -4,6 +4,7 @@ import { and, asc, eq, ne, not, sql } from 'drizzle-orm'
 import { arrayPlaceholder } from '../../db/arrays.ts'
 import { BuiltStatement } from '../../db/built-statement.ts'
 import type { Db } from '../../db/client.ts'
+import { preparedQuery } from '../../db/prepared-query.ts'
 import { blocks, users } from '../../db/schema.ts'
 import type { User } from '../../schemas/models.ts'
 
@@ -32,8 +33,10 @@ export async function insertUser (db: Db, values: { username: string, email: str
   return toUser(row!)
 }
 
+const userById = preparedQuery((db) => db.select(userColumns).from(users).where(eq(users.id, sql.placeholder('id'))).prepare('user_by_id'))
+
 export async function findUser (db: Db, id: string): Promise<User | undefined> {
-  const [row] = await db.select(userColumns).from(users).where(eq(users.id, id))
+  const [row] = await userById(db).execute({ id })
   return row && toUser(row)
 }
 
@@ -43,9 +46,14 @@ export async function findCredentials (db: Db, where: { username: string } | { i
   return row
 }
 
+const publicUserColumns = { id: users.id, username: users.username, avatarUrl: users.avatarUrl }
+const publicUserById = preparedQuery((db) => db.select(publicUserColumns).from(users)
+  .where(eq(users.id, sql.placeholder('id'))).prepare('public_user_by_id'))
+const publicUserByUsername = preparedQuery((db) => db.select(publicUserColumns).from(users)
+  .where(sql`lower(${users.username}) = lower(${sql.placeholder('username')})`).prepare('public_user_by_username'))
+
 export async function findPublicUser (db: Db, where: { id: string } | { username: string }): Promise<PublicUserRow | undefined> {
-  const condition = 'id' in where ? eq(users.id, where.id) : sql`lower(${users.username}) = lower(${where.username})`
-  const [row] = await db.select({ id: users.id, username: users.username, avatarUrl: users.avatarUrl }).from(users).where(condition)
+  const [row] = 'id' in where ? await publicUserById(db).execute(where) : await publicUserByUsername(db).execute(where)
   return row
 }
 
@@ -62,7 +70,7 @@ export async function updateUser (db: Db, id: string, changes: Partial<{ usernam
 export async function searchUsers (db: Db, prefix: string, limit: number, callerId: string): Promise<PublicUserRow[]> {
   const pattern = prefix.replace(/[\\%_]/g, (c) => '\\' + c) + '%'
   const blockedCaller = sql`exists (select 1 from ${blocks} where ${blocks.blockerId} = ${users.id} and ${blocks.blockedId} = ${callerId})`
-  return db.select({ id: users.id, username: users.username, avatarUrl: users.avatarUrl })
+  return db.select(publicUserColumns)
     .from(users)
     .where(and(sql`lower(${users.username}) like lower(${pattern})`, ne(users.id, callerId), not(blockedCaller)))
     .orderBy(asc(sql`lower(${users.username})`))
