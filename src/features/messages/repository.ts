@@ -1,5 +1,5 @@
 // Messages and conversations table access: sending, history pages, the conversation list, read marks, clearing.
-import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, type Placeholder, sql } from 'drizzle-orm'
+import { and, desc, eq, gt, lt, lte, type Placeholder, sql } from 'drizzle-orm'
 import { anyUuid, arrayPlaceholder } from '../../db/arrays.ts'
 import { BuiltStatement } from '../../db/built-statement.ts'
 import type { Db } from '../../db/client.ts'
@@ -172,25 +172,26 @@ export async function markRead (tx: Db, messageId: string, receiverId: string, a
   return row === undefined ? undefined : { senderId: row.sender_id }
 }
 
+const markOldestRead = new BuiltStatement<{ id: string, seq: string | number }>(sql`
+  update ${messages} set read_at = ${sql.placeholder('at')}::timestamptz
+  where ${messages.id} in (
+    select u.id from ${messages} as u
+    where u.receiver_id = ${sql.placeholder('receiverId')}::uuid and u.sender_id = ${sql.placeholder('senderId')}::uuid and u.read_at is null
+      and u.seq > coalesce((select ${conversations.clearedSeq} from ${conversations}
+        where ${conversations.ownerId} = ${sql.placeholder('receiverId')}::uuid and ${conversations.peerId} = ${sql.placeholder('senderId')}::uuid), 0)
+      and u.seq <= ${sql.placeholder('maxSeq')}::bigint
+    order by u.seq
+    limit ${sql.placeholder('limit')}::int)
+  and ${messages.readAt} is null
+  returning ${messages.id}, ${messages.seq}`)
+
 /**
- * Marks read the unread, uncleared messages from sender to receiver up to maxSeq, at most `limit` of them (the
- * oldest); answers their ids in order.
+ * Marks read the unread messages from sender to receiver after the receiver's cleared seq and up to maxSeq, at
+ * most `limit` of them (the oldest); answers their ids in order.
  */
-export async function markReadUpTo (tx: Db, receiverId: string, senderId: string, range: { afterSeq: number, maxSeq: number, limit: number }, at: Date): Promise<string[]> {
-  const oldest = tx.select({ id: messages.id }).from(messages)
-    .where(and(
-      eq(messages.receiverId, receiverId),
-      eq(messages.senderId, senderId),
-      isNull(messages.readAt),
-      gt(messages.seq, range.afterSeq),
-      lte(messages.seq, range.maxSeq)
-    ))
-    .orderBy(asc(messages.seq))
-    .limit(range.limit)
-  const rows = await tx.update(messages).set({ readAt: at })
-    .where(and(inArray(messages.id, oldest), isNull(messages.readAt)))
-    .returning({ id: messages.id, seq: messages.seq })
-  return rows.sort((x, y) => x.seq - y.seq).map((row) => row.id)
+export async function markReadUpTo (tx: Db, receiverId: string, senderId: string, range: { maxSeq: number, limit: number }, at: Date): Promise<string[]> {
+  const rows = await markOldestRead.rows(tx, { receiverId, senderId, maxSeq: range.maxSeq, limit: range.limit, at: at.toISOString() })
+  return rows.sort((x, y) => Number(x.seq) - Number(y.seq)).map((row) => row.id)
 }
 
 /** Hides everything up to the owner's latest message from the owner; answers the new cleared seq. */

@@ -118,8 +118,7 @@ export class MessagesService {
     if (maxSeq === undefined) fail('MESSAGE_NOT_FOUND', 'upTo is not a message of this conversation')
     const readAt = new Date()
     const messageIds = await this.outbox.transaction(async (tx, emit) => {
-      const afterSeq = await findClearedSeq(tx, readerId, peerId)
-      const ids = await markReadUpTo(tx, readerId, peerId, { afterSeq, maxSeq, limit: MAX_LISTED }, readAt)
+      const ids = await markReadUpTo(tx, readerId, peerId, { maxSeq, limit: MAX_LISTED }, readAt)
       if (ids.length > 0) {
         const event = { messageIds: ids, readerId, readAt: readAt.toISOString() }
         emit(peerId, 'message.read', event)
