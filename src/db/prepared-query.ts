@@ -4,7 +4,10 @@
 // are mapped as any drizzle query's.
 import type { Db } from './client.ts'
 
-/** The query `build` makes on a database, built at its first use there and kept as long as that database. */
+/**
+ * The query `build` makes on a database, built at its first use there and kept as long as that database. A
+ * transaction is a database of its own, so a query run in transactions gains nothing: those are BuiltStatements.
+ */
 export function preparedQuery<Query> (build: (db: Db) => Query): (db: Db) => Query {
   const built = new WeakMap<Db, Query>()
   return (db) => {
