@@ -93,10 +93,10 @@ export async function findMessage (db: Db, id: string): Promise<MessageRow | und
   return row
 }
 
-/** The seq of a message of the conversation between a and b. */
 const seqInPair = preparedQuery((db) => db.select({ seq: messages.seq }).from(messages)
   .where(and(eq(messages.id, sql.placeholder('id')), pairPlaceholders())).prepare('seq_in_pair'))
 
+/** The seq of a message of the conversation between a and b. */
 export async function findSeqInPair (db: Db, id: string, a: string, b: string): Promise<number | undefined> {
   const [lo, hi] = pairOf(a, b)
   const [row] = await seqInPair(db).execute({ id, lo, hi })
@@ -111,13 +111,13 @@ export async function findClearedSeq (db: Db, ownerId: string, peerId: string): 
   return row?.clearedSeq ?? 0
 }
 
-/** Newest first: messages of the pair with afterSeq < seq (< beforeSeq) not deleted for `a`, by the (pair_lo, pair_hi, seq) index. */
 const historyPage = preparedQuery((db) => db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId))
   .where(and(pairPlaceholders(), gt(messages.seq, sql.placeholder('afterSeq')), lt(messages.seq, sql.placeholder('beforeSeq')), notHiddenFor(sql.placeholder('reader'))))
   .orderBy(desc(messages.seq))
   .limit(sql.placeholder('limit'))
   .prepare('history_page'))
 
+/** Newest first: messages of the pair with afterSeq < seq (< beforeSeq) not deleted for `a`, by the (pair_lo, pair_hi, seq) index. */
 export async function listHistory (db: Db, a: string, b: string, page: { afterSeq: number, beforeSeq: number | undefined, limit: number }): Promise<MessageRow[]> {
   const [lo, hi] = pairOf(a, b)
   return historyPage(db).execute({ lo, hi, reader: a, afterSeq: page.afterSeq, beforeSeq: page.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: page.limit })
