@@ -3,6 +3,7 @@ import { and, asc, eq, not, type SQLWrapper, sql } from 'drizzle-orm'
 import { anyUuid, arrayPlaceholder } from '../../db/arrays.ts'
 import { BuiltStatement } from '../../db/built-statement.ts'
 import type { Db } from '../../db/client.ts'
+import { preparedQuery } from '../../db/prepared-query.ts'
 import { blocks, contacts, users } from '../../db/schema.ts'
 import { MAX_LISTED } from '../../schemas/models.ts'
 
@@ -20,13 +21,16 @@ function blockBetween (a: SQLWrapper, b: SQLWrapper) {
   return sql`exists (select 1 from ${blocks} where (${blocks.blockerId} = ${a} and ${blocks.blockedId} = ${b}) or (${blocks.blockerId} = ${b} and ${blocks.blockedId} = ${a}))`
 }
 
+const contactList = preparedQuery((db) => db.select({ contactId: contacts.contactId, username: users.username, avatarUrl: users.avatarUrl, addedAt: contacts.addedAt, blocked: blockBetween(contacts.ownerId, contacts.contactId).mapWith(Boolean) })
+  .from(contacts)
+  .innerJoin(users, eq(users.id, contacts.contactId))
+  .where(eq(contacts.ownerId, sql.placeholder('ownerId')))
+  .orderBy(asc(sql`lower(${users.username})`), asc(users.username))
+  .limit(MAX_LISTED)
+  .prepare('contact_list'))
+
 export async function listContacts (db: Db, ownerId: string): Promise<ContactRow[]> {
-  return db.select({ contactId: contacts.contactId, username: users.username, avatarUrl: users.avatarUrl, addedAt: contacts.addedAt, blocked: blockBetween(contacts.ownerId, contacts.contactId).mapWith(Boolean) })
-    .from(contacts)
-    .innerJoin(users, eq(users.id, contacts.contactId))
-    .where(eq(contacts.ownerId, ownerId))
-    .orderBy(asc(sql`lower(${users.username})`), asc(users.username))
-    .limit(MAX_LISTED)
+  return contactList(db).execute({ ownerId })
 }
 
 /** The time it was added, or undefined when it already was a contact. */

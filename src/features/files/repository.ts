@@ -2,6 +2,7 @@
 import { and, eq, or, sql } from 'drizzle-orm'
 import { anyUuid } from '../../db/arrays.ts'
 import type { Db } from '../../db/client.ts'
+import { preparedQuery } from '../../db/prepared-query.ts'
 import { files, messages, users } from '../../db/schema.ts'
 
 export type FileKind = 'file' | 'image' | 'avatar'
@@ -39,17 +40,25 @@ export async function insertFile (db: Db, values: Array<Omit<FileRow, 'id'>>): P
   return db.insert(files).values(values).returning(fileColumns)
 }
 
+const readableFile = preparedQuery((db) => {
+  const user = sql.placeholder('userId')
+  const carriedToUser = db.select({ one: sql`1` }).from(messages)
+    .where(and(eq(messages.fileId, files.id), or(eq(messages.senderId, user), eq(messages.receiverId, user))))
+  return db.select(fileColumns).from(files)
+    .where(and(eq(files.id, sql.placeholder('fileId')), or(eq(files.kind, 'avatar'), sql`exists ${carriedToUser}`)))
+    .prepare('readable_file')
+})
+
 /** The file, when `userId` may read it: avatars any signed-in user, other files the two parties of the message carrying it. */
 export async function findReadableFile (db: Db, fileId: string, userId: string): Promise<FileRow | undefined> {
-  const carriedToUser = db.select({ one: sql`1` }).from(messages)
-    .where(and(eq(messages.fileId, files.id), or(eq(messages.senderId, userId), eq(messages.receiverId, userId))))
-  const [row] = await db.select(fileColumns).from(files)
-    .where(and(eq(files.id, fileId), or(eq(files.kind, 'avatar'), sql`exists ${carriedToUser}`)))
+  const [row] = await readableFile(db).execute({ fileId, userId })
   return row
 }
 
+const fileById = preparedQuery((db) => db.select(fileColumns).from(files).where(eq(files.id, sql.placeholder('fileId'))).prepare('file_by_id'))
+
 export async function findFile (db: Db, fileId: string): Promise<FileRow | undefined> {
-  const [row] = await db.select(fileColumns).from(files).where(eq(files.id, fileId))
+  const [row] = await fileById(db).execute({ fileId })
   return row
 }
 
