@@ -1,8 +1,8 @@
 // Storage of durable events: per-user ids taken from the user's counter row, replay reads, pruning.
 import { and, eq, lt, min, sql } from 'drizzle-orm'
-import { anyUuid, array, arrayPlaceholder } from '../../db/arrays.ts'
+import { anyUuid, arrayPlaceholder } from '../../db/arrays.ts'
 import { BuiltStatement } from '../../db/built-statement.ts'
-import { type BoundQuery, type Db, queryRows } from '../../db/client.ts'
+import { type BoundQuery, type Db } from '../../db/client.ts'
 import { events, users } from '../../db/schema.ts'
 
 export interface EventDraft {
@@ -74,18 +74,24 @@ export interface EventRead {
   limit: number
 }
 
+const readAfterMany = new BuiltStatement<{ i: string | number, user_id: string, id: string | number, type: string, data: string }>(sql`
+  select r.i, e.user_id, e.id, e.type, e.data
+  from unnest(${arrayPlaceholder('userIds', 'uuid')}, ${arrayPlaceholder('afterIds', 'bigint')}, ${arrayPlaceholder('limits', 'bigint')})
+    with ordinality as r(user_id, after_id, max_rows, i)
+  cross join lateral (
+    select user_id, id, type, data from ${events}
+    where user_id = r.user_id and id > r.after_id
+    order by id limit r.max_rows
+  ) as e
+  order by r.i, e.id`)
+
 /** Several users' readEventsAfter in one query: each read's events, oldest first, at most its limit. */
 export async function readEventsAfterMany (db: Db, reads: EventRead[]): Promise<StoredEvent[][]> {
-  const rows = await queryRows<{ i: string | number, user_id: string, id: string | number, type: string, data: string }>(db, sql`
-    select r.i, e.user_id, e.id, e.type, e.data
-    from unnest(${array(reads.map((read) => read.userId), 'uuid')}, ${array(reads.map((read) => read.afterId), 'bigint')},
-      ${array(reads.map((read) => read.limit), 'bigint')}) with ordinality as r(user_id, after_id, max_rows, i)
-    cross join lateral (
-      select user_id, id, type, data from ${events}
-      where user_id = r.user_id and id > r.after_id
-      order by id limit r.max_rows
-    ) as e
-    order by r.i, e.id`)
+  const rows = await readAfterMany.rows(db, {
+    userIds: reads.map((read) => read.userId),
+    afterIds: reads.map((read) => read.afterId),
+    limits: reads.map((read) => read.limit)
+  })
   const results: StoredEvent[][] = reads.map(() => [])
   for (const row of rows) results[Number(row.i) - 1]!.push({ userId: row.user_id, id: Number(row.id), type: row.type, data: row.data })
   return results
