@@ -16,7 +16,7 @@ async function outcome (query: Promise<unknown>, ms = 5000): Promise<string> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<string>((resolve) => { timer = setTimeout(resolve, ms, 'pending') })
   try {
-    return await Promise.race([query.then(() => 'ok', (err: { code?: string }) => String(err.code)), deadline])
+    return await Promise.race([query.then(() => 'ok', (err: { code?: string, message?: string }) => String(err.code ?? err.message)), deadline])
   } finally {
     clearTimeout(timer)
   }
@@ -70,8 +70,12 @@ if (usingPostgres) {
       await tx`select 1`
     }))
     t.ok(CONNECTION_ERRORS.includes(result), `the transaction is rejected with a connection error (${result})`)
-    // The one connection reconnects: a write left scheduled on the dead socket must not block its startup.
-    t.equal(await outcome(sql`select 1`), 'ok', 'the same pool slot serves again')
+    // The one connection reconnects: a write left scheduled on the dead socket must not block its startup (unpatched,
+    // every query from here on stays pending). A query issued while the dead connection's close is still being
+    // handled may fail with it (seen once in CI on a loaded 2-core VM; the outcome says how); the next must be served.
+    const first = await outcome(sql`select 1`)
+    const served = first === 'ok' || first === 'pending' ? first : await outcome(sql`select 1`)
+    t.equal(served, 'ok', `the same pool slot serves again (first query: ${first})`)
   })
 
   t.test('DATABASE_URL with ?host=/socket/directory connects through the Unix-domain socket', async (t) => {
