@@ -34,9 +34,9 @@ const log = (message: string) => process.stderr.write(`${new Date().toISOString(
 const STAGES: Record<StageName, { title: string, run: (ctx: StageContext) => Promise<unknown> }> = {
   H: { title: 'H: Fastify hello world under autocannon', run: runHello },
   P: { title: 'P: single-row message INSERTs, 8 connections', run: runPostgres },
-  D: { title: 'D: delivered messages, one instance', run: (ctx) => runDelivery(ctx, { instances: 1 }) },
-  D2: { title: 'D2: delivered messages, send on instance A, streams on instance B', run: (ctx) => runDelivery(ctx, { instances: 2 }) },
-  D2N: { title: 'D2N: D2 on the NATS bus (BENCH_BUS_URL)', run: (ctx) => runDelivery(ctx, { instances: 2, busUrl: ctx.settings.busUrl }) },
+  D: { title: 'D: delivered messages, one instance', run: (ctx) => runDelivery(ctx, { instances: 1, openRate: ctx.settings.openRate }) },
+  D2: { title: 'D2: delivered messages, send on instance A, streams on instance B', run: (ctx) => runDelivery(ctx, { instances: 2, openRate: ctx.settings.openRate }) },
+  D2N: { title: 'D2N: D2 on the NATS bus (BENCH_BUS_URL)', run: (ctx) => runDelivery(ctx, { instances: 2, openRate: ctx.settings.openRate, busUrl: ctx.settings.busUrl }) },
   R: { title: 'R: read receipts (unbatched notifying commits) from many users, PostgreSQL bus then NATS', run: runReceipts },
   E: { title: 'E: delivered messages, one embedded (PGlite) instance', run: runEmbedded },
   C: { title: 'C: idle event streams', run: runIdle },

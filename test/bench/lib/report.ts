@@ -73,14 +73,15 @@ export function targets (stages: StageResults): Target[] {
   const faults = (x: DeliveryResult | undefined) => x === undefined
     ? undefined
     : x.closed.lost + x.closed.duplicated + (x.open?.lost ?? 0) + (x.open?.duplicated ?? 0) + x.outOfOrder
+  const halfLoadP99 = (x: DeliveryResult | undefined) => x?.openAtHalfLoad === true ? x.open?.latencyMs.p99 : undefined
   const closedTail = d === undefined ? undefined : d.closed.latencyMs.p99 / d.closed.latencyMs.p50
   return [
     { name: 'D/P (delivered msgs/s over inserts/s)', value: r.dOverP, goal: '>= 0.6', met: atLeast(r.dOverP, 0.6) },
     { name: 'D/H (delivered msgs/s over hello req/s)', value: r.dOverH, goal: '>= 0.10', met: atLeast(r.dOverH, 0.1) },
     { name: 'D2/D (two instances over one)', value: r.d2OverD, goal: '>= 0.8', met: atLeast(r.d2OverD, 0.8) },
-    { name: 'D p99 at half load (ms)', value: d?.open?.latencyMs.p99, goal: '<= 25', met: atMost(d?.open?.latencyMs.p99, 25) },
+    { name: 'D p99 at half load (ms)', value: halfLoadP99(d), goal: '<= 25', met: atMost(halfLoadP99(d), 25) },
     { name: 'D closed loop p99 over its p50', value: closedTail, goal: '<= 2', met: atMost(closedTail, 2) },
-    { name: 'D2 p99 at half load (ms)', value: d2?.open?.latencyMs.p99, goal: '<= 50', met: atMost(d2?.open?.latencyMs.p99, 50) },
+    { name: 'D2 p99 at half load (ms)', value: halfLoadP99(d2), goal: '<= 50', met: atMost(halfLoadP99(d2), 50) },
     { name: 'D server CPU per delivered msg (µs)', value: d?.closed.serverCpuPerMessageUs, goal: '<= 90', met: atMost(d?.closed.serverCpuPerMessageUs, 90) },
     { name: 'D server peak RSS (MiB)', value: peakMiB(d), goal: '<= 200', met: atMost(peakMiB(d), 200) },
     { name: 'D lost + duplicated + out of order', value: faults(d), goal: '= 0', met: faults(d) === undefined ? undefined : faults(d) === 0 },
@@ -141,7 +142,7 @@ export function chartSeries (stages: StageResults): ChartSeries[] {
   const d2 = ok(stages.D2)
   const e = ok(stages.E)
   add(`D closed loop (${int(d?.closed.deliveredPerSec)} msgs/s)`, d?.closed)
-  add(`D half load (${int(d?.open?.targetRate)} msgs/s)`, d?.open)
+  add(`D ${d?.openAtHalfLoad === false ? 'open loop' : 'half load'} (${int(d?.open?.targetRate)} msgs/s)`, d?.open)
   add(`D2 closed loop (${int(d2?.closed.deliveredPerSec)} msgs/s)`, d2?.closed)
   add(`E embedded, ${EMBEDDED_OPEN_RATE} msgs/s`, e?.open)
   return series

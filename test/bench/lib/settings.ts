@@ -27,6 +27,8 @@ export interface Settings {
   pipelining: number
   /** D: messages in flight (sent, not yet delivered) across all pairs in the closed-loop run. */
   window: number
+  /** D, D2, D2N: the open loop at this fixed rate (msgs/s) instead of half the closed loop's (BENCH_OPEN_RATE). */
+  openRate: number | undefined
   /** C: most idle streams to open. */
   idleStreams: number
   /** C: longest time spent opening streams, in seconds. */
@@ -65,6 +67,7 @@ export function loadSettings (): Settings {
     connections: int('BENCH_CONNECTIONS', 100, 1, 10000),
     pipelining: int('BENCH_PIPELINING', 10, 1, 100),
     window: int('BENCH_WINDOW', Math.max(pairs * 4, 64), 1, 100000),
+    openRate: process.env.BENCH_OPEN_RATE?.trim() ? int('BENCH_OPEN_RATE', 0, 1, 1_000_000) : undefined,
     idleStreams: int('BENCH_IDLE_STREAMS', 20000, 1, 1000000),
     idleOpenSeconds: int('BENCH_IDLE_OPEN_SECONDS', Math.max(90, seconds * 6), 1, 3600),
     heartbeatMs: int('BENCH_HEARTBEAT_MS', 2000, 100, 60000),

@@ -14,6 +14,8 @@ export interface DeliveryResult extends LoadResult {
   instances: number
   /** The bus between the instances. */
   bus: 'postgres' | 'nats'
+  /** The open loop ran at half the closed loop's rate (not at a fixed one). */
+  openAtHalfLoad: boolean
   pairs: number
   mode: LoadSpec['mode']
   /** Average CPU each server used over the whole run (closed and open loop), in cores. */
@@ -127,6 +129,7 @@ export async function runDelivery (ctx: StageContext, { instances, embedded, ope
       ...result,
       instances,
       bus: busUrl === undefined ? 'postgres' : 'nats',
+      openAtHalfLoad: openRate === undefined,
       pairs: settings.pairs,
       mode: pairs.mode,
       serverCores: servers.map((server, i) => (readCpuMs(server.pid) - cpuBefore[i]!) / wall),
