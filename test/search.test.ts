@@ -88,6 +88,15 @@ t.test('pages back with before; peerId narrows to one conversation', async (t) =
   t.same(withBob.messages.map((m) => m.content), ['hay 6', 'needle 6'])
   t.equal(withBob.hasMore, true)
   t.same((await search(alice, { q: 'needle', peerId: bob.id, limit: 100 })).messages.length, 4)
+  const bobFirst = await search(alice, { q: 'needle', peerId: bob.id, limit: 3 })
+  t.same(bobFirst.messages.map((m) => m.content), ['needle 6', 'needle 4', 'needle 2'])
+  const bobNext = await search(alice, { q: 'needle', peerId: bob.id, limit: 3, before: bobFirst.messages[2]!.id })
+  t.same(bobNext.messages.map((m) => m.content), ['needle 0'], 'pages back within the conversation')
+  t.equal(bobNext.hasMore, false)
+  t.same(await contents(alice, { q: 'needle', peerId: bob.id, before: sent[5]!.id }), ['needle 4', 'needle 2', 'needle 0'],
+    'before may be a message of another conversation: it is a point in time')
+  const dave = await registerUser(baseUrl)
+  t.same(await search(alice, { q: 'needle', peerId: dave.id }), { messages: [], hasMore: false }, 'no conversation yet')
 })
 
 t.test('cleared, deleted and other users\' messages are never returned', async (t) => {
@@ -107,11 +116,15 @@ t.test('cleared, deleted and other users\' messages are never returned', async (
   await alice.api.DELETE('/messages/{messageId}', { params: { path: { messageId: gone.id }, query: { for: 'everyone' } } })
   for (const q of [tag, tag.slice(0, 2)]) {
     t.same(await contents(alice, { q }), [`mine ${tag}`], `alice, ${q}: not cleared, not deleted, not others'`)
+    t.same(await contents(alice, { q, peerId: bob.id }), [`mine ${tag}`], `alice, ${q}, in the conversation with bob`)
   }
+  t.same(await contents(bob, { q: tag, peerId: alice.id }), [`hidden ${tag}`, `mine ${tag}`, `renamed ${tag}`])
   t.same(await contents(bob, { q: tag }), [`hidden ${tag}`, `mine ${tag}`, `renamed ${tag}`], 'bob keeps what only alice removed, as edited')
   t.same(await contents(dave, { q: tag }), [`other people ${tag}`])
   t.same(await contents(bob, { q: `old ${tag}` }), [], 'the text before the edit is not found')
   t.same(await contents(alice, { q: `renamed ${tag}` }), [], 'not for alice, who cleared it')
+  await bob.api.DELETE('/conversations/{peerId}/messages', { params: { path: { peerId: alice.id } } })
+  t.same(await contents(bob, { q: tag, peerId: alice.id }), [], 'nothing once bob cleared it too')
   const foreignBefore = await alice.api.GET('/messages/search', { params: { query: { q: tag, before: (await sendText(carol, dave, 'x')).id } } })
   t.equal(foreignBefore.error?.code, 'MESSAGE_NOT_FOUND', 'before must be one of your messages')
   t.equal(mine.kind, 'text')

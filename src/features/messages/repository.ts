@@ -103,12 +103,17 @@ export async function findSeqInPair (db: Db, id: string, a: string, b: string): 
   return row?.seq
 }
 
-const clearedSeq = preparedQuery((db) => db.select({ clearedSeq: conversations.clearedSeq }).from(conversations)
-  .where(and(eq(conversations.ownerId, sql.placeholder('ownerId')), eq(conversations.peerId, sql.placeholder('peerId')))).prepare('cleared_seq'))
+const conversationSpan = preparedQuery((db) => db.select({ clearedSeq: conversations.clearedSeq, lastSeq: conversations.lastSeq }).from(conversations)
+  .where(and(eq(conversations.ownerId, sql.placeholder('ownerId')), eq(conversations.peerId, sql.placeholder('peerId')))).prepare('conversation_span'))
+
+/** The seqs of the owner's view of a conversation: what they cleared (up to clearedSeq) and its newest message (lastSeq). */
+export async function findConversationSpan (db: Db, ownerId: string, peerId: string): Promise<{ clearedSeq: number, lastSeq: number } | undefined> {
+  const [row] = await conversationSpan(db).execute({ ownerId, peerId })
+  return row
+}
 
 export async function findClearedSeq (db: Db, ownerId: string, peerId: string): Promise<number> {
-  const [row] = await clearedSeq(db).execute({ ownerId, peerId })
-  return row?.clearedSeq ?? 0
+  return (await findConversationSpan(db, ownerId, peerId))?.clearedSeq ?? 0
 }
 
 const historyPage = preparedQuery((db) => db.select(messageColumns).from(messages).leftJoin(files, eq(files.id, messages.fileId))

@@ -9,7 +9,7 @@ import type { Message } from '../../schemas/models.ts'
 import type { FilesService } from '../files/service.ts'
 import type { UsersService } from '../users/service.ts'
 import { toMessage } from './present.ts'
-import { findMessages } from './repository.ts'
+import { findConversationSpan, findMessages, pairOf } from './repository.ts'
 
 export interface SearchQuery {
   q: string
@@ -27,9 +27,12 @@ export class MessageSearch {
   constructor (private readonly db: Db, private readonly users: UsersService, private readonly files: FilesService) {}
 
   async search (userId: string, query: SearchQuery): Promise<{ messages: Message[], hasMore: boolean }> {
+    let span: ConversationSpan | undefined
     if (query.peerId !== undefined) {
       if (query.peerId === userId) fail('CANNOT_MESSAGE_SELF', 'There is no conversation with yourself')
-      if (await this.users.find({ id: query.peerId }) === undefined) fail('USER_NOT_FOUND')
+      const [peer, conversation] = await Promise.all([this.users.find({ id: query.peerId }), findConversationSpan(this.db, userId, query.peerId)])
+      if (peer === undefined) fail('USER_NOT_FOUND')
+      span = { peerId: query.peerId, clearedSeq: conversation?.clearedSeq ?? 0, lastSeq: conversation?.lastSeq ?? 0 }
     }
     let beforeSeq: number | undefined
     if (query.before !== undefined) {
@@ -38,7 +41,8 @@ export class MessageSearch {
       if (row === undefined) fail('MESSAGE_NOT_FOUND', 'before is not one of your messages')
       beforeSeq = row.seq
     }
-    const ids = await this.matchingIds(userId, { ...query, beforeSeq, limit: query.limit + 1 })
+    const page = { ...query, beforeSeq, limit: query.limit + 1 }
+    const ids = span === undefined ? await this.matchingIds(userId, page) : await this.matchingIdsIn(userId, span, page)
     const rows = new Map((await findMessages(this.db, ids.slice(0, query.limit))).map((row) => [row.id, row]))
     // A match deleted between the two reads is simply left out.
     const found = ids.slice(0, query.limit).flatMap((id) => rows.has(id) ? [toMessage(rows.get(id)!, this.files)] : [])
@@ -49,7 +53,7 @@ export class MessageSearch {
    * Ids of matching messages, newest first. Per conversation of the caller, after the point they cleared it:
    * a trigram index serves queries of 3 characters or more; shorter ones walk the conversation's pair index back.
    */
-  private async matchingIds (userId: string, query: SearchQuery & { beforeSeq: number | undefined }): Promise<string[]> {
+  private async matchingIds (userId: string, query: PageQuery): Promise<string[]> {
     // Planned for the pattern each time: the trigram index for a rare one, the pair index for a common one.
     const rows = await queryRowsPlannedEachTime<{ id: string }>(this.db, sql`
       select found.id from ${conversations} as c
@@ -57,15 +61,47 @@ export class MessageSearch {
         select m.id, m.seq from ${messages} as m
         where m.pair_lo = least(c.owner_id, c.peer_id) and m.pair_hi = greatest(c.owner_id, c.peer_id)
           and m.seq > c.cleared_seq ${query.beforeSeq === undefined ? sql`` : sql`and m.seq < ${query.beforeSeq}`}
-          and m.kind = 'text' and m.content ilike ${containsPattern(query.q)} escape '\\'
-          and not exists (select 1 from ${messageHidden} as h where h.message_id = m.id and h.user_id = ${userId})
+          and ${matches(userId, query.q)}
         order by m.seq desc
         limit ${query.limit}
       ) as found
-      where c.owner_id = ${userId} ${query.peerId === undefined ? sql`` : sql`and c.peer_id = ${query.peerId}`}
-        and c.last_seq > c.cleared_seq
+      where c.owner_id = ${userId} and c.last_seq > c.cleared_seq
       order by found.seq desc
       limit ${query.limit}`)
     return rows.map((row) => row.id)
   }
+
+  /**
+   * matchingIds in one conversation, with its pair and its span of seqs as values: the planner then sizes the
+   * plan by that conversation. Read from the conversation's row inside the statement, they are a guess to it
+   * (rows / distinct pair_lo / distinct pair_hi: 63 rows for a conversation of 1,000,000 messages in a table of
+   * 130 users), and for a 3-character query it intersected the trigram index with the whole conversation's pair
+   * index, 200 ms a page where the trigram index alone takes 20.
+   */
+  private async matchingIdsIn (userId: string, span: ConversationSpan, query: PageQuery): Promise<string[]> {
+    if (span.lastSeq <= span.clearedSeq) return []
+    const [lo, hi] = pairOf(userId, span.peerId)
+    const rows = await queryRowsPlannedEachTime<{ id: string }>(this.db, sql`
+      select m.id from ${messages} as m
+      where m.pair_lo = ${lo} and m.pair_hi = ${hi}
+        and m.seq > ${span.clearedSeq} and m.seq <= ${Math.min(span.lastSeq, (query.beforeSeq ?? Number.MAX_SAFE_INTEGER) - 1)}
+        and ${matches(userId, query.q)}
+      order by m.seq desc
+      limit ${query.limit}`)
+    return rows.map((row) => row.id)
+  }
+}
+
+type PageQuery = SearchQuery & { beforeSeq: number | undefined }
+
+interface ConversationSpan {
+  peerId: string
+  clearedSeq: number
+  lastSeq: number
+}
+
+/** A visible text message of `m` containing `q`, case-insensitively. */
+function matches (userId: string, q: string) {
+  return sql`m.kind = 'text' and m.content ilike ${containsPattern(q)} escape '\\'
+    and not exists (select 1 from ${messageHidden} as h where h.message_id = m.id and h.user_id = ${userId})`
 }
