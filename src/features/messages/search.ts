@@ -61,7 +61,7 @@ export class MessageSearch {
         select m.id, m.seq from ${messages} as m
         where m.pair_lo = least(c.owner_id, c.peer_id) and m.pair_hi = greatest(c.owner_id, c.peer_id)
           and m.seq > c.cleared_seq ${query.beforeSeq === undefined ? sql`` : sql`and m.seq < ${query.beforeSeq}`}
-          and ${matches(userId, query.q)}
+          and ${matches(userId, query.q, 'per row')}
         order by m.seq desc
         limit ${query.limit}
       ) as found
@@ -100,8 +100,14 @@ interface ConversationSpan {
   lastSeq: number
 }
 
-/** A visible text message of `m` containing `q`, case-insensitively. */
-function matches (userId: string, q: string) {
+/**
+ * A visible text message of `m` containing `q`, case-insensitively. The hidden check `per row` is kept a filter
+ * (`offset 0` stops PostgreSQL from turning it into an anti-join): in the lateral of matchingIds, where the
+ * planner cannot size a conversation, it chose a hash anti-join, whose output has no order, so it read and sorted
+ * the whole conversation (1.6 s for a common word in 1,000,000 messages) instead of walking its index back and
+ * stopping at the page's end (3 ms). Where the conversation is known (matchingIdsIn), the anti-join is the better plan.
+ */
+function matches (userId: string, q: string, hiddenCheck: 'as planned' | 'per row' = 'as planned') {
   return sql`m.kind = 'text' and m.content ilike ${containsPattern(q)} escape '\\'
-    and not exists (select 1 from ${messageHidden} as h where h.message_id = m.id and h.user_id = ${userId})`
+    and not exists (select 1 from ${messageHidden} as h where h.message_id = m.id and h.user_id = ${userId}${hiddenCheck === 'per row' ? sql` offset 0` : sql``})`
 }

@@ -210,6 +210,9 @@ export function renderTable (stages: StageResults): string {
           [`S  "${run.query}" deep page pages/s`, int(run.deep.pagesPerSec), `before a message ${int(s.depth)} back, p99 ${ms(run.deep.latencyP99Ms)}`]
         )
       }
+      for (const run of s.all) {
+        rows.push([`S  "${run.query}" all conversations pages/s`, int(run.first.pagesPerSec), `newest page of a search without peerId, p99 ${ms(run.first.latencyP99Ms)}`])
+      }
     }
   }
   if (stages.U !== undefined) {
