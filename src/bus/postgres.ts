@@ -30,7 +30,11 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
 
   const client = database.client
   let connectedOnce = false
-  let pingSentAt: number | undefined
+  // The ping in flight: sentAt is set when PostgreSQL has run its NOTIFY. Until then it waits for a connection of
+  // the pool, which under load can take seconds: that says nothing about the listener, and replacing it then
+  // (catching every stream up from the database) would only add to the load.
+  let ping: { sentAt: number | undefined } | undefined
+  const pingOverdue = () => ping?.sentAt !== undefined && Date.now() - ping.sentAt > watchdogMs * 2.5
   const onNotify = (payload: string) => {
     let envelope: Envelope
     try {
@@ -39,7 +43,7 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
       return
     }
     if (envelope.t === 'k') {
-      if (envelope.i === instanceId) pingSentAt = undefined
+      if (envelope.i === instanceId) ping = undefined
       return
     }
     if (envelope.i === instanceId) return // our own: already delivered locally
@@ -47,7 +51,7 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
   }
   const onListen = () => {
     // Runs on every (re)connect of the listening connection.
-    pingSentAt = undefined
+    ping = undefined
     if (connectedOnce) handlers.reconnected()
     connectedOnce = true
   }
@@ -70,12 +74,15 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
   let replacing = false
   const watchdog = setInterval(() => {
     if (replacing) return
-    if (listener !== undefined && pingSentAt === undefined) {
-      pingSentAt = Date.now()
-      client`select pg_notify(${CHANNEL}, ${encode({ t: 'k' })})`.catch(() => {})
+    if (listener !== undefined && ping === undefined) {
+      const sent: { sentAt: number | undefined } = { sentAt: undefined }
+      ping = sent
+      // (A ping that failed counts as sent: if the database stays unreachable, the listener is replaced as before.)
+      const ran = () => { sent.sentAt ??= Date.now() }
+      client`select pg_notify(${CHANNEL}, ${encode({ t: 'k' })})`.then(ran, ran)
       return
     }
-    if (listener !== undefined && Date.now() - pingSentAt! <= watchdogMs * 2.5) return
+    if (listener !== undefined && !pingOverdue()) return
     // Our ping never came back, or the last replacement failed: (re)place the listener.
     replacing = true
     listener?.end({ timeout: 0 }).catch(() => {})
@@ -89,7 +96,7 @@ export async function createPostgresBus (database: Extract<Database, { kind: 'po
     instanceId,
     kind: 'postgres',
     sendsAfterCommit: false,
-    connected: () => listener !== undefined && (pingSentAt === undefined || Date.now() - pingSentAt <= watchdogMs * 2.5),
+    connected: () => listener !== undefined && !pingOverdue(),
     noticeInTx: (message) => ({ text: 'select pg_notify($1, $2)', params: [CHANNEL, encode(message)] }),
     publish: async (message) => {
       handlers.deliver(message)

@@ -49,6 +49,14 @@ export class Proxy {
     await this.listen()
   }
 
+  /** Stops forwarding on the open connections without closing them, as a half-open link: new ones work. */
+  stall (): void {
+    for (const socket of this.sockets) {
+      socket.unpipe()
+      socket.pause()
+    }
+  }
+
   /** Closes every connection and refuses new ones until listen() is called. */
   async close (): Promise<void> {
     const server = this.server
