@@ -95,7 +95,7 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.currentPassword', '*.token'], censor: '[REDACTED]' },
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.authorization', '*.cookie', '*.password', '*.currentPassword', '*.token'], censor: '[REDACTED]' },
     serializers: {
       req: (request) => ({
         method: request.method,

@@ -79,3 +79,20 @@ tap.test('nothing secret reaches a log line', async (t) => {
   }
   t.notMatch(log, /Bearer /i, 'no Authorization header')
 })
+
+tap.test('a secret-named field is censored wherever a log call puts it', async (t) => {
+  const lines: string[] = []
+  const { app } = await startApp(t, { logLevel: 'info', logStream: { write: (line) => { lines.push(line) } } })
+  const secrets = Object.fromEntries(['password', 'currentPassword', 'token', 'authorization', 'cookie'].map((key) => [key, `${key}-${randomBytes(8).toString('hex')}`]))
+  app.log.info({ body: { ...secrets, username: 'kept' } }, 'a body logged by mistake')
+  app.log.info({ headers: { authorization: secrets.authorization, cookie: secrets.cookie, accept: 'text/plain' } }, 'headers logged by mistake')
+  app.log.child({ session: { token: secrets.token } }).info('a child logger with a secret binding')
+  const parsed = lines.map((line) => JSON.parse(line) as Record<string, any>)
+  const body = parsed.find((line) => line.msg === 'a body logged by mistake')
+  t.same(body?.body, { password: '[REDACTED]', currentPassword: '[REDACTED]', token: '[REDACTED]', authorization: '[REDACTED]', cookie: '[REDACTED]', username: 'kept' })
+  const headers = parsed.find((line) => line.msg === 'headers logged by mistake')
+  t.same(headers?.headers, { authorization: '[REDACTED]', cookie: '[REDACTED]', accept: 'text/plain' })
+  const child = parsed.find((line) => line.msg === 'a child logger with a secret binding')
+  t.same(child?.session, { token: '[REDACTED]' })
+  for (const secret of Object.values(secrets)) t.notOk(lines.join('').includes(secret), 'the secret is in no line')
+})
