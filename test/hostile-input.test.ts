@@ -51,6 +51,8 @@ function mutations (schema: Schema, text: boolean): Mutation[] {
   if (s.type === 'integer' || s.type === 'number') {
     found.push({ label: 'wrong type (text)', value: 'abc' }, { label: 'wrong type (fraction)', value: text ? '1.5' : 1.5 })
     if (s.maximum !== undefined) found.push({ label: 'over maximum', value: text ? String(s.maximum + 1) : s.maximum + 1 })
+    // (Text that reads as a number beyond any range: only a URL or a form can carry it.)
+    if (text) found.push(...['Infinity', '-Infinity', '1e400', '-1e400', 'NaN'].map((value) => ({ label: `not finite (${value})`, value })))
     found.push({ label: 'NUL', value: '1\u0000' })
     return found
   }
