@@ -15,6 +15,20 @@ export function violatedUniqueConstraint (err: unknown): string | undefined {
   return undefined
 }
 
+/**
+ * The table of the row an insert or update named that does not exist (any more: deleted while the request ran),
+ * from its foreign key's name, which drizzle-kit writes as `<table>_<column>_<referenced table>_<referenced column>_fk`.
+ */
+export function missingReferencedRow (err: unknown): string | undefined {
+  for (let current = err as (PgErrorLike & { message?: unknown }) | undefined, depth = 0; current && depth < 4; current = current.cause as PgErrorLike | undefined, depth++) {
+    if (current.code !== '23503') continue
+    // (Not a delete refused because rows still refer to the row: that one names the referencing table.)
+    if (typeof current.message === 'string' && !current.message.startsWith('insert or update')) return undefined
+    return /_([a-z]+)_id_fk$/.exec(current.constraint_name ?? current.constraint ?? '')?.[1]
+  }
+  return undefined
+}
+
 interface ConnectionErrorLike {
   code?: unknown
   errno?: unknown

@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { isDatabaseUnavailable } from '../db/errors.ts'
+import { isDatabaseUnavailable, missingReferencedRow } from '../db/errors.ts'
 import { AppError, type ErrorCode, statusOf } from '../errors.ts'
 import { LOWERCASE_KEYWORD, unstorable } from '../schemas/common.ts'
 
@@ -87,8 +87,13 @@ export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Duplex):
   socket.destroy(err)
 }
 
+/** What a write that named a row deleted meanwhile answers (a user who deleted their account while it ran, say). */
+const VANISHED: Record<string, ErrorCode> = { users: 'USER_NOT_FOUND', messages: 'MESSAGE_NOT_FOUND', files: 'FILE_NOT_FOUND' }
+
 function toAppError (err: FastifyError & { validation?: ValidationIssue[], validationContext?: string }): AppError | undefined {
   if (err instanceof AppError) return err
+  const vanished = VANISHED[missingReferencedRow(err) ?? '']
+  if (vanished !== undefined) return new AppError(vanished)
   if (err.validation) return new AppError('VALIDATION_ERROR', validationMessage(err.validation, err.validationContext))
   const mapped = FRAMEWORK_CODES[err.code]
   if (mapped) return new AppError(mapped, err.message)

@@ -1,5 +1,6 @@
 // Registration, logins and logout. Every login creates a database session that the bearer token names.
-import { fail } from '../../errors.ts'
+import { missingReferencedRow } from '../../db/errors.ts'
+import { AppError, fail } from '../../errors.ts'
 import type { Tokens } from '../../plugins/auth.ts'
 import type { Session } from '../../schemas/models.ts'
 import type { SessionRow, SessionsService } from '../sessions/service.ts'
@@ -21,7 +22,13 @@ export class AuthService {
   async login (input: { username: string, password: string }, userAgent?: string): Promise<Session> {
     const userId = await this.users.checkPassword(input.username, input.password)
     if (userId === undefined) fail('INVALID_CREDENTIALS')
-    return this.session(await this.sessions.create(userId, userAgent))
+    try {
+      return this.session(await this.sessions.create(userId, userAgent))
+    } catch (err) {
+      // The account was deleted since its password was checked: as if it never existed.
+      if (missingReferencedRow(err) === 'users' || (err instanceof AppError && err.code === 'USER_NOT_FOUND')) fail('INVALID_CREDENTIALS')
+      throw err
+    }
   }
 
   /** A renewed token (and expiry) for the same session. */
