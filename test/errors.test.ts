@@ -64,6 +64,16 @@ tap.test('hardening', async (t) => {
     t.notMatch(secret.text, /abc\.def/, 'the query is not echoed')
   })
 
+  t.test('an echoed name or path keeps the message within its documented 1,024 characters', async (t) => {
+    const longKey = `k${'x'.repeat(5000)}`
+    const unknown = await send('PATCH', '/users/me', json({ [longKey]: 1 }))
+    isError(t, unknown, 400, 'VALIDATION_ERROR', /body\/kxxx/)
+    t.ok(unknown.body.message.length <= 1024, `${unknown.body.message.length} characters`)
+    const longPath = await send('GET', `/${'a'.repeat(5000)}`)
+    isError(t, longPath, 404, 'ROUTE_NOT_FOUND', /^No route GET \/aaa/)
+    t.ok(longPath.body.message.length <= 1024, `${longPath.body.message.length} characters`)
+  })
+
   t.test('unknown body properties are 400 naming the property', async (t) => {
     isError(t, await send('PATCH', '/users/me', json({ username: uniqueName(), role: 'admin' })), 400, 'VALIDATION_ERROR', /role/)
     isError(t, await send('POST', '/auth/register', json({ username: uniqueName(), password: 'long enough', email: 'x@example.com', id: randomUUID() })), 400, 'VALIDATION_ERROR', /\bid\b/)

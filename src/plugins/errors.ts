@@ -7,7 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable, missingReferencedRow } from '../db/errors.ts'
 import { AppError, type ErrorCode, statusOf } from '../errors.ts'
-import { LOWERCASE_KEYWORD, unstorable } from '../schemas/common.ts'
+import { ERROR_MESSAGE_MAX, LOWERCASE_KEYWORD, unstorable } from '../schemas/common.ts'
 
 interface ValidationIssue {
   keyword: string
@@ -52,11 +52,18 @@ function validationMessage (issues: ValidationIssue[], context: string | undefin
 /** Seconds a client should wait before retrying while the database cannot be reached. */
 export const DATABASE_RETRY_AFTER_SECONDS = 1
 
+/** The message cut to ERROR_MESSAGE_MAX characters (code points), ending in … when cut. */
+function bounded (message: string): string {
+  if (message.length <= ERROR_MESSAGE_MAX) return message
+  const characters = [...message]
+  return characters.length <= ERROR_MESSAGE_MAX ? message : `${characters.slice(0, ERROR_MESSAGE_MAX - 1).join('')}…`
+}
+
 export function sendError (reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
   const statusCode = statusOf(code)
   if (code === 'DATABASE_UNAVAILABLE') reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
   return reply.code(statusCode).type('application/json; charset=utf-8')
-    .send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+    .send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message: bounded(message) })
 }
 
 /** Fastify's frameworkErrors option: errors found while routing, before any hook runs. */

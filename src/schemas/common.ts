@@ -60,11 +60,14 @@ export function storable (text: string): string {
   return text.replaceAll('\u0000', '').replace(new RegExp(LONE_SURROGATE, 'gu'), '')
 }
 
+/** The longest error message (in characters): what it echoes of the request is cut to fit. */
+export const ERROR_MESSAGE_MAX = 1024
+
 export const ErrorResponseSchema = Type.Object({
   statusCode: Type.Integer({ format: 'int32', minimum: 400, maximum: 599, description: 'The HTTP status code, repeated.' }),
   code: Type.String({ enum: ERROR_CODES, description: 'Stable machine-readable error code.' }),
   error: Type.String({ maxLength: 64, description: 'The HTTP status text, e.g. "Conflict".' }),
-  message: Type.String({ maxLength: 1024, description: 'Human-readable explanation; for validation errors it names the offending field.' })
+  message: Type.String({ maxLength: ERROR_MESSAGE_MAX, description: 'Human-readable explanation; for validation errors it names the offending field (a long name or path is cut, ending in …).' })
 }, { $id: 'ErrorResponse', description: 'Every 4xx and 5xx response has this shape.' })
 
 export type ErrorResponse = Static<typeof ErrorResponseSchema>
