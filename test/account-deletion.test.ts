@@ -1,6 +1,7 @@
 // DELETE /users/me: the account and everything of it go at once (messages both sides, files' bytes, contacts,
 // blocks, events, sessions), everyone who knew the user is told, the name is free again; on every instance.
 import { existsSync, readdirSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'drizzle-orm'
@@ -172,6 +173,26 @@ tap.test('password guesses on DELETE /users/me are rate limited like logins', as
   t.equal(limited.response.status, 429)
   t.match(limited.error, { code: 'RATE_LIMITED' })
   t.ok(limited.response.headers.get('retry-after'), 'with Retry-After')
+  t.equal((await alice.api.GET('/users/me')).response.status, 200, 'not deleted')
+})
+
+tap.test('a deletion whose client is gone before its budget is counted logs no error', async (t) => {
+  const lines: string[] = []
+  const { baseUrl } = await startApp(t, { logLevel: 'info', logStream: { write: (line) => { lines.push(line) } } })
+  const alice = await registerUser(baseUrl)
+  // A body without Content-Length is read as a second request: the server answers 400 and closes the socket
+  // while the first is still being authenticated.
+  await new Promise<void>((resolve) => {
+    const socket = net.connect(Number(new URL(baseUrl).port), '127.0.0.1', () => {
+      socket.write(`DELETE /users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${alice.token}\r\nContent-Type: application/json\r\n\r\n{"password":"x"}`)
+    })
+    socket.resume()
+    socket.on('error', () => {})
+    socket.on('close', () => resolve())
+  })
+  await sleep(300)
+  const errors = lines.map((line) => JSON.parse(line) as { level: number, msg: string }).filter((line) => line.level >= 50)
+  t.same(errors.map((line) => line.msg), [], 'no error logged')
   t.equal((await alice.api.GET('/users/me')).response.status, 200, 'not deleted')
 })
 
