@@ -175,6 +175,24 @@ t.test('an image that cannot be decoded is 415 with nothing stored', async (t) =
   t.same(await storedState(), before)
 })
 
+t.test('bytes too few to tell their type: an image or avatar is 415 UNSUPPORTED_IMAGE, a file is stored as octet-stream', async (t) => {
+  const signatureOnly = Buffer.from('89504e470d0a1a0a', 'hex') // a PNG's first 8 bytes
+  const tiffHeader = Buffer.from('49492a00', 'hex')
+  for (const bytes of [signatureOnly, tiffHeader]) {
+    const before = await storedState()
+    const image = await sendImage(bytes, 'short.png')
+    t.equal(image.status, 415, 'image')
+    t.equal(image.body.code, 'UNSUPPORTED_IMAGE')
+    const avatar = await upload(baseUrl, alice.token, '/users/me/avatar', { bytes, name: 'short.png' }, 'PUT')
+    t.equal(avatar.status, 415, 'avatar')
+    t.equal(avatar.body.code, 'UNSUPPORTED_IMAGE')
+    t.same(await storedState(), before, 'nothing stored')
+    const file = await upload(baseUrl, alice.token, `/conversations/${bob.id}/files`, { bytes, name: 'short.bin' })
+    t.equal(file.status, 201, 'file')
+    t.equal(file.body.file?.mimeType, 'application/octet-stream')
+  }
+})
+
 t.test('images download under the extension of their real type', async (t) => {
   const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } }).png().toBuffer()
   const cases: Array<[string, string]> = [['cat.jpg', 'cat.png'], ['cat.PNG', 'cat.PNG'], ['scan', 'scan.png'], ['notes.txt', 'notes.txt.png']]

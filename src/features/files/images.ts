@@ -7,9 +7,9 @@ import { mkdir, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { fileTypeFromBuffer } from 'file-type'
 import sharp, { type OutputInfo, type Sharp } from 'sharp'
 import { AppError } from '../../errors.ts'
+import { sniffedType } from './sniff.ts'
 import { type FileStorage, type StagedUpload, sweepStale, UploadMeter } from './storage.ts'
 
 /** The contract's limit for one image (one frame of an animation). */
@@ -63,8 +63,8 @@ export class ImageProcessor {
       // The parser stops at its limit and marks the stream truncated rather than failing it.
       if ((source as { truncated?: boolean }).truncated === true) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`)
       // Judged by the bytes before libvips sees them: it also reads SVG, PDF, TIFF... which are not accepted.
-      const sniffed = await fileTypeFromBuffer(head)
-      if (sniffed === undefined || !(IMAGE_TYPES as readonly string[]).includes(sniffed.mime)) throw new AppError('UNSUPPORTED_IMAGE')
+      const sniffed = await sniffedType(head)
+      if (sniffed === undefined || !(IMAGE_TYPES as readonly string[]).includes(sniffed)) throw new AppError('UNSUPPORTED_IMAGE')
       await this.acquire()
       try {
         return await this.process(path, maxBytes, use)

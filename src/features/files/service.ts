@@ -2,7 +2,6 @@
 // removing bytes nothing refers to any more.
 import type { Multipart } from '@fastify/multipart'
 import type { FastifyBaseLogger } from 'fastify'
-import { fileTypeFromBuffer } from 'file-type'
 import type { Db } from '../../db/client.ts'
 import { fail } from '../../errors.ts'
 import { UUID_BODY } from '../../schemas/common.ts'
@@ -10,6 +9,7 @@ import type { FileRef } from '../../schemas/models.ts'
 import { type ImageProcessor, thumbnailKey } from './images.ts'
 import type { LinkVariant } from './links.ts'
 import { deleteUnreferencedFiles, type FileKind, type FileRow, findFile, findReadableFile, insertFile, storedBytes } from './repository.ts'
+import { sniffedType } from './sniff.ts'
 import type { ByteRange, FileStorage, StagedUpload, StoredObject } from './storage.ts'
 import { readUploadForm, type UploadForm } from './upload.ts'
 
@@ -47,13 +47,8 @@ export class FilesService {
     }
     const form = await readUploadForm<StagedUpload>(parts, (source, maxBytes) => this.storage.stage(source, maxBytes), this.limits.maxUploadBytes)
     await this.checkQuota(ownerId, form.staged)
-    try {
-      const sniffed = await fileTypeFromBuffer(form.staged.head)
-      return { ...form, mimeType: form.declaredType ?? sniffed?.mime ?? 'application/octet-stream', width: null, height: null, thumbnailSize: null }
-    } catch (err) {
-      await form.staged.discard()
-      throw err
-    }
+    const sniffed = form.declaredType === undefined ? await sniffedType(form.staged.head) : undefined
+    return { ...form, mimeType: form.declaredType ?? sniffed ?? 'application/octet-stream', width: null, height: null, thumbnailSize: null }
   }
 
   /**
