@@ -25,6 +25,14 @@ t.test('GET / is the app, revalidated on every load, under a CSP without inline 
   t.match(html, /<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js">/)
 })
 
+t.test('a range past the end of a client file is 416 RANGE_NOT_SATISFIABLE in the error shape', async (t) => {
+  for (const range of ['bytes=999999-', 'bytes=999999-1000000']) {
+    const response = await fetch(`${baseUrl}/`, { headers: { range } })
+    t.equal(response.status, 416, range)
+    t.match(await response.json(), { statusCode: 416, code: 'RANGE_NOT_SATISFIABLE', error: 'Range Not Satisfiable', message: String })
+  }
+})
+
 t.test('hashed assets are cached for good', async (t) => {
   const assets = readdirSync(join(WEB_ROOT, 'assets'))
   t.ok(assets.some((name) => name.endsWith('.js')) && assets.some((name) => name.endsWith('.css')))
