@@ -2,6 +2,7 @@
 // download, and failed uploads (too large, not an image, bad form) leaving nothing behind.
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { existsSync, readdirSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
@@ -358,4 +359,23 @@ t.test('an image is downloaded under a name ending in the extension of its real 
     await response.arrayBuffer()
     t.equal(response.headers.get('content-disposition'), `inline; filename="${expected}"`, `${name} -> ${expected}`)
   }
+})
+
+t.test('an upload declared larger than MAX_UPLOAD_BYTES is 413 before its body is read', async (t) => {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(Number(new URL(baseUrl).port), '127.0.0.1', () => {
+      // Headers only: a client that waits for an answer before sending the body (Expect-style).
+      socket.write(`POST /conversations/${bob.id}/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${alice.token}\r\n` +
+        `Content-Type: multipart/form-data; boundary=b\r\nContent-Length: ${MAX * 100}\r\n\r\n`)
+    })
+    let data = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk) => { data += chunk })
+    socket.on('close', () => resolve(data))
+    socket.on('error', reject)
+    socket.setTimeout(10_000, () => { socket.destroy(); resolve(`no answer: ${data}`) })
+  })
+  t.match(answer, /^HTTP\/1\.1 413 /, 'answered at once')
+  t.match(answer, /"code":"PAYLOAD_TOO_LARGE"/)
+  t.match(answer, /connection: close/i, 'and the connection closed')
 })

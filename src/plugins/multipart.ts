@@ -4,11 +4,25 @@ import fastifyMultipart from '@fastify/multipart'
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import fp from 'fastify-plugin'
+import { AppError } from '../errors.ts'
+
+/** What a form may add to its file: the id field, boundaries and part headers (generously). */
+const FORM_OVERHEAD_BYTES = 64 * 1024
 
 async function multipartPlugin (app: FastifyInstance, options: { maxUploadBytes: number }) {
   // Uploads are read as streams; the multipart parser ignores bodyLimit.
   await app.register(fastifyMultipart, {
     limits: { fileSize: options.maxUploadBytes, files: 1, parts: 3, fields: 3, fieldNameSize: 100, fieldSize: 1024, headerPairs: 20 }
+  })
+  // A form declared larger than any upload allowed is refused before a byte of it is read (not after
+  // MAX_UPLOAD_BYTES of it, or at the idle timeout when the client waits for an answer before sending).
+  app.addHook('onRequest', async (request, reply) => {
+    const declared = Number(request.headers['content-length'])
+    // (request.isMultipart() is only known once the body's parser is chosen, after this hook.)
+    if (declared > options.maxUploadBytes + FORM_OVERHEAD_BYTES && /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) {
+      reply.header('connection', 'close')
+      throw new AppError('PAYLOAD_TOO_LARGE', `The upload is larger than ${options.maxUploadBytes} bytes`)
+    }
   })
 }
 
