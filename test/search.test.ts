@@ -1,12 +1,14 @@
 // Message search: substring in any script without regard to case, `%`, `_` and `\` literal, short queries,
 // paging, one conversation or all, and never a message the caller cannot see.
 import { randomUUID } from 'node:crypto'
+import { sql } from 'drizzle-orm'
 import t from 'tap'
+import { RARE_MATCHES } from '../src/features/messages/search.ts'
 import { startApp } from './helpers/app.ts'
 import { addContact, registerUser, type TestUser } from './helpers/client.ts'
 import { type Message, sendText } from './helpers/messages.ts'
 
-const { baseUrl } = await startApp(t)
+const { app, baseUrl } = await startApp(t)
 
 type Query = { q: string, peerId?: string, before?: string, limit?: number }
 
@@ -73,15 +75,18 @@ t.test('pages back with before; peerId narrows to one conversation', async (t) =
     await sendText(alice, bob, `hay ${i}`)
   }
   const ids = sent.map((m) => m.id).reverse()
-  const first = await search(alice, { q: 'needle', limit: 3 })
-  t.same(first.messages.map((m) => m.id), ids.slice(0, 3))
-  t.equal(first.hasMore, true)
-  const second = await search(alice, { q: 'needle', limit: 3, before: first.messages[2]!.id })
-  t.same(second.messages.map((m) => m.id), ids.slice(3, 6))
-  t.equal(second.hasMore, true)
-  const third = await search(alice, { q: 'needle', limit: 3, before: second.messages[2]!.id })
-  t.same(third.messages.map((m) => m.id), ids.slice(6))
-  t.equal(third.hasMore, false)
+  // 'needle' reads the trigram index once; 'ee' (too short for it) walks each conversation back.
+  for (const q of ['needle', 'ee']) {
+    const first = await search(alice, { q, limit: 3 })
+    t.same(first.messages.map((m) => m.id), ids.slice(0, 3), q)
+    t.equal(first.hasMore, true)
+    const second = await search(alice, { q, limit: 3, before: first.messages[2]!.id })
+    t.same(second.messages.map((m) => m.id), ids.slice(3, 6), q)
+    t.equal(second.hasMore, true)
+    const third = await search(alice, { q, limit: 3, before: second.messages[2]!.id })
+    t.same(third.messages.map((m) => m.id), ids.slice(6), q)
+    t.equal(third.hasMore, false)
+  }
   t.same(await contents(alice, { q: 'needle', peerId: carol.id }), ['needle 5', 'needle 3', 'needle 1'])
   t.same(await contents(carol, { q: 'needle' }), ['needle 5', 'needle 3', 'needle 1'])
   const withBob = await search(alice, { q: ' ', peerId: bob.id, limit: 2 })
@@ -152,4 +157,36 @@ t.test('search errors', async (t) => {
   }
   t.equal((await fetch(`${baseUrl}/messages/search?q=a`)).status, 401)
   t.same(await search(alice, { q: `${'x'.repeat(100)}` }), { messages: [], hasMore: false }, '100 characters are fine')
+})
+
+t.test('a word common in the whole table: each conversation is walked back, with the same answers', async (t) => {
+  const [alice, bob] = await pair()
+  const carol = await registerUser(baseUrl)
+  await addContact(alice, carol)
+  const [x, y] = await pair()
+  const word = `w${randomUUID().slice(0, 6)}`
+  // Other people's messages with the word, more than RARE_MATCHES, straight into the table, and the statistics taken.
+  await app.db.execute(sql`insert into messages (id, sender_id, receiver_id, pair_lo, pair_hi, kind, content)
+    select gen_random_uuid(), ${x.id}::uuid, ${y.id}::uuid, least(${x.id}::uuid, ${y.id}::uuid), greatest(${x.id}::uuid, ${y.id}::uuid), 'text', ${word} || ' ' || g
+    from generate_series(1, ${RARE_MATCHES + 2000}::int) as g`)
+  await app.db.execute(sql`insert into conversations (owner_id, peer_id, last_seq)
+    select ${x.id}::uuid, ${y.id}::uuid, max(seq) from messages where sender_id = ${x.id}::uuid`)
+  await app.db.execute(sql`analyze messages`)
+  const explained = await app.db.execute(sql`explain (format json) select 1 from messages as m where m.content ilike ${`%${word}%`}`) as unknown as { rows?: Array<Record<string, unknown>> } & Array<Record<string, unknown>>
+  const plan = Object.values((explained.rows ?? explained)[0]!)[0]
+  const expected = (typeof plan === 'string' ? JSON.parse(plan) : plan)[0].Plan['Plan Rows'] as number
+  t.ok(expected > RARE_MATCHES, `PostgreSQL expects ${expected} matches: the common path`)
+
+  const old = await sendText(alice, bob, `${word} first`)
+  await sendText(bob, alice, 'nothing here')
+  const mid = await sendText(carol, alice, `from carol: ${word}`)
+  const hidden = await sendText(bob, alice, `hidden ${word}`)
+  await alice.api.DELETE('/messages/{messageId}', { params: { path: { messageId: hidden.id }, query: { for: 'me' } } })
+  const newest = await sendText(alice, bob, `${word} last`)
+  t.same((await search(alice, { q: word })).messages.map((m) => m.id), [newest.id, mid.id, old.id], 'the caller\'s own, newest first, not the hidden one')
+  const page = await search(alice, { q: word, limit: 2 })
+  t.same(page.messages.map((m) => m.id), [newest.id, mid.id])
+  t.equal(page.hasMore, true)
+  t.same((await search(alice, { q: word, before: mid.id })).messages.map((m) => m.id), [old.id], 'and pages back')
+  t.same((await search(x, { q: `${word} 12`, limit: 50 })).messages.length, 50, 'the other people find theirs')
 })
