@@ -1,20 +1,15 @@
 // Edits, deletions and reactions on one instance reach both parties' streams on another, and a resume there
 // from 0 no longer carries a deleted message.
 import t from 'tap'
-import { createTestDatabase, startApp, type TestApp, usingPostgres } from './helpers/app.ts'
+import { severalInstancesSkip as skip, startTwoInstances, type TestApp, usingPostgres } from './helpers/app.ts'
 import { addContact, registerUser } from './helpers/client.ts'
 import { dataOf, openStream, replayAll, sendText, via } from './helpers/messages.ts'
 
-const skip = usingPostgres ? false : 'several instances need PostgreSQL (PGlite serves one process): set DATABASE_URL'
 const LONG = 30_000
 
 let a: TestApp
 let b: TestApp
-if (usingPostgres) {
-  const databaseUrl = await createTestDatabase(t)
-  a = await startApp(t, { databaseUrl })
-  b = await startApp(t, { databaseUrl })
-}
+if (usingPostgres) [a, b] = await startTwoInstances(t)
 
 t.test('edit, reactions and deletion made on one instance reach streams on the other', { skip }, async (t) => {
   const [alice, bob] = await Promise.all([registerUser(a.baseUrl), registerUser(a.baseUrl)])

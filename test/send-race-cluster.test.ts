@@ -5,20 +5,15 @@ import { randomUUID } from 'node:crypto'
 import { inArray } from 'drizzle-orm'
 import t from 'tap'
 import { messages } from '../src/db/schema.ts'
-import { createTestDatabase, startApp, type TestApp, usingPostgres } from './helpers/app.ts'
+import { severalInstancesSkip as skip, startTwoInstances, type TestApp, usingPostgres } from './helpers/app.ts'
 import { addContact, registerUser } from './helpers/client.ts'
 import { dataOf, openStream, via } from './helpers/messages.ts'
 
-const skip = usingPostgres ? false : 'several instances need PostgreSQL (PGlite serves one process): set DATABASE_URL'
 const ROUNDS = 25
 
 let a: TestApp
 let b: TestApp
-if (usingPostgres) {
-  const databaseUrl = await createTestDatabase(t)
-  a = await startApp(t, { databaseUrl })
-  b = await startApp(t, { databaseUrl })
-}
+if (usingPostgres) [a, b] = await startTwoInstances(t)
 
 t.test('one id raced through two instances: stored and delivered once, the batches around it intact', { skip }, async (t) => {
   const [alice, bob] = await Promise.all([registerUser(a.baseUrl), registerUser(a.baseUrl)])

@@ -16,13 +16,15 @@ async function multipartPlugin (app: FastifyInstance, options: { maxUploadBytes:
   })
   // A form declared larger than any upload allowed is refused before a byte of it is read (not after
   // MAX_UPLOAD_BYTES of it, or at the idle timeout when the client waits for an answer before sending).
-  app.addHook('onRequest', async (request, reply) => {
+  // (Every request passes here: a callback hook, no promise of its own.)
+  app.addHook('onRequest', (request, reply, done) => {
     const declared = Number(request.headers['content-length'])
     // (request.isMultipart() is only known once the body's parser is chosen, after this hook.)
     if (declared > options.maxUploadBytes + FORM_OVERHEAD_BYTES && /^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) {
       reply.header('connection', 'close')
-      throw new AppError('PAYLOAD_TOO_LARGE', `The upload is larger than ${options.maxUploadBytes} bytes`)
+      return done(new AppError('PAYLOAD_TOO_LARGE', `The upload is larger than ${options.maxUploadBytes} bytes`))
     }
+    done()
   })
 }
 

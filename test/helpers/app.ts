@@ -111,6 +111,16 @@ export interface TestApp {
   baseUrl: string
 }
 
+/** The skip reason of a test that needs several instances: PGlite serves one process. */
+export const severalInstancesSkip = usingPostgres ? false : 'several instances need PostgreSQL (PGlite serves one process): set DATABASE_URL'
+
+/** Two instances on one new PostgreSQL database; call only when usingPostgres. */
+export async function startTwoInstances (t: Teardown): Promise<[TestApp, TestApp]> {
+  const databaseUrl = await createTestDatabase(t)
+  const a = await startApp(t, { databaseUrl })
+  return [a, await startApp(t, { databaseUrl })]
+}
+
 /**
  * Builds and starts an app. Pass `databaseUrl` (from createTestDatabase) to share one PostgreSQL database
  * between several instances; without it each app gets its own database.

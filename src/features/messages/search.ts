@@ -57,12 +57,7 @@ export class MessageSearch {
    * index once (rareMatchingIds) instead of once per conversation, and a common word walks each conversation back.
    */
   private async isRare (q: string): Promise<boolean> {
-    if ([...q].length < 3) return false
-    const [row] = await queryRowsPlannedEachTime<Record<string, unknown>>(this.db, sql`
-      explain (format json) select 1 from ${messages} as m where m.content ilike ${containsPattern(q)} escape '\\'`)
-    const explained = Object.values(row ?? {})[0]
-    const plan = (typeof explained === 'string' ? JSON.parse(explained) : explained) as Array<{ Plan: { 'Plan Rows': number } }>
-    return plan[0]!.Plan['Plan Rows'] <= RARE_MATCHES
+    return [...q].length >= 3 && await expectedMatches(this.db, q) <= RARE_MATCHES
   }
 
   /**
@@ -131,6 +126,16 @@ export class MessageSearch {
 }
 
 type PageQuery = SearchQuery & { beforeSeq: number | undefined }
+
+/** How many messages of the whole table PostgreSQL expects to contain `q` (its plan's row estimate). */
+export async function expectedMatches (db: Db, q: string): Promise<number> {
+  const [row] = await queryRowsPlannedEachTime<Record<string, unknown>>(db, sql`
+    explain (format json) select 1 from ${messages} as m where m.content ilike ${containsPattern(q)} escape '\\'`)
+  // One column, "QUERY PLAN": JSON text or, as the driver parses it, its value.
+  const explained = Object.values(row ?? {})[0]
+  const plan = (typeof explained === 'string' ? JSON.parse(explained) : explained) as Array<{ Plan: { 'Plan Rows': number } }>
+  return plan[0]!.Plan['Plan Rows']
+}
 
 /**
  * Up to this many expected matches in the whole table, a search of all conversations reads the trigram index's
